@@ -1,0 +1,337 @@
+"""Base classes of the four families of strategies.
+
+Every strategy derives from :class:`BaseAdapter` and is fitted with one entry
+point, ``fit(source, target)``:
+
+* ``source``: a :class:`~domainadapt.Domain` or a tuple ``(X, y)``; labelled.
+* ``target``: a :class:`~domainadapt.Domain`, an array ``X`` (unlabelled) or
+  ``(X, y)`` where unlabelled rows of ``y`` are ``-1`` (``NaN`` for float labels).
+
+The same objects work inside scikit-learn on *stacked* rows,
+``fit(X, y, sample_domain=sample_domain)``, where ``sample_domain[i]`` is
+``"source"``, ``"target"`` (unlabelled: ``y[i]`` is ignored when fitting) or
+``"target_labelled"``. No global scikit-learn setting is changed: the
+``sample_domain`` argument reaches ``fit`` as an ordinary fit parameter, and is
+requested by default when the user enables metadata routing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone, is_regressor
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.validation import check_is_fitted
+
+from ._domain import SOURCE, Domain
+from .validation import (
+    check_features,
+    check_sample_domain,
+    check_source_target,
+    split_sample_domain,
+)
+
+__all__ = ["BaseAdapter", "InstanceAdapter", "FeatureAdapter", "ModelAdapter", "is_adapter"]
+
+
+def is_adapter(obj: Any) -> bool:
+    """Whether ``obj`` is a domainadapt strategy (accepts ``sample_domain``)."""
+    return isinstance(obj, BaseAdapter)
+
+
+class BaseAdapter(BaseEstimator):
+    """Base class of every domain-adaptation strategy.
+
+    Subclasses implement ``_fit(source, target)`` on validated
+    :class:`~domainadapt.Domain` objects (NumPy arrays, ``labelled`` masks set).
+    """
+
+    #: Family name: "instance", "feature", "model" or "relation".
+    family: str = "base"
+    #: Whether X may keep image dimensions (deep strategies).
+    _allow_nd: bool = False
+
+    # Request sample_domain by default when metadata routing is enabled.
+    __metadata_request__fit = {"sample_domain": True}  # noqa: RUF012
+    __metadata_request__predict = {"sample_domain": True}  # noqa: RUF012
+    __metadata_request__predict_proba = {"sample_domain": True}  # noqa: RUF012
+    __metadata_request__score = {"sample_domain": True}  # noqa: RUF012
+    __metadata_request__transform = {"sample_domain": True}  # noqa: RUF012
+
+    def fit(self, source: Any, target: Any = None, sample_domain: Any = None) -> BaseAdapter:
+        """Fit the strategy.
+
+        Parameters
+        ----------
+        source : Domain, tuple (X, y) or array-like
+            The labelled source domain; in the stacked form, all rows ``X``.
+        target : Domain, array-like or tuple (X, y)
+            The target domain; in the stacked form, the labels ``y`` of all rows.
+        sample_domain : array-like of str, optional
+            Stacked form only: ``"source"``, ``"target"`` or ``"target_labelled"``
+            for each row.
+
+        Returns
+        -------
+        self
+        """
+        src, tgt = self._validate_fit_input(source, target, sample_domain)
+        self.n_features_in_ = int(np.prod(src.X.shape[1:]))
+        self._fit(src, tgt)
+        return self
+
+    def _validate_fit_input(
+        self, source: Any, target: Any, sample_domain: Any
+    ) -> tuple[Domain, Domain]:
+        if sample_domain is not None:
+            source, target = split_sample_domain(
+                source, target, sample_domain, allow_nd=self._allow_nd
+            )
+        return check_source_target(source, target, allow_nd=self._allow_nd)
+
+    def _fit(self, source: Domain, target: Domain) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        arr = check_features(X, name, allow_nd=self._allow_nd)
+        n_feat = int(np.prod(arr.shape[1:]))
+        if n_feat != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {n_feat} features, but {type(self).__name__} was fitted "
+                f"with {self.n_features_in_}."
+            )
+        return arr
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        est = getattr(self, "estimator", None)
+        if est is not None:
+            est_tags = est.__sklearn_tags__()
+            tags.estimator_type = est_tags.estimator_type
+            tags.classifier_tags = est_tags.classifier_tags
+            tags.regressor_tags = est_tags.regressor_tags
+        return tags
+
+
+class _PredictorMixin:
+    """``predict``/``predict_proba``/``score`` through a fitted ``estimator_``.
+
+    Subclasses provide ``_predict_features(X, sample_domain)`` that returns the
+    representation the downstream estimator expects.
+    """
+
+    def _require_estimator(self) -> Any:
+        if getattr(self, "estimator", None) is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no downstream estimator: pass estimator=... "
+                "(e.g. LogisticRegression()) to predict with it."
+            )
+        check_is_fitted(self, "estimator_")
+        return self.estimator_
+
+    def _predict_features(self, X: np.ndarray, sample_domain: Any) -> np.ndarray:
+        return X
+
+    def predict(self, X: Any, sample_domain: Any = None) -> np.ndarray:
+        """Predict target labels (``X`` taken as target rows unless ``sample_domain`` says)."""
+        est = self._require_estimator()
+        X = self._check_X(X)
+        return est.predict(self._predict_features(X, sample_domain))
+
+    def predict_proba(self, X: Any, sample_domain: Any = None) -> np.ndarray:
+        """Class probabilities for target rows."""
+        est = self._require_estimator()
+        if not hasattr(est, "predict_proba"):
+            raise AttributeError(f"{type(est).__name__} has no predict_proba.")
+        X = self._check_X(X)
+        return est.predict_proba(self._predict_features(X, sample_domain))
+
+    def score(self, X: Any, y: Any, sample_domain: Any = None) -> float:
+        """Accuracy (classifiers) or R² (regressors) on target rows.
+
+        With ``sample_domain``, only the rows marked ``"target"`` or
+        ``"target_labelled"`` are scored (their ``y`` must be the true labels);
+        without it, every row is taken as a target row.
+        """
+        X = self._check_X(X)
+        y = np.asarray(y)
+        if sample_domain is not None:
+            sd = check_sample_domain(sample_domain, len(X))
+            keep = sd != SOURCE
+            if not keep.any():
+                raise ValueError("score: sample_domain marks no target row to score.")
+            X, y, sample_domain = X[keep], y[keep], sd[keep]
+        pred = self.predict(X, sample_domain=sample_domain)
+        if is_regressor(self):
+            return float(r2_score(y, pred))
+        return float(accuracy_score(y, pred))
+
+
+class InstanceAdapter(_PredictorMixin, BaseAdapter):
+    """Instance-based strategies: learn importance weights ``weights_`` for source rows.
+
+    Subclasses implement ``_fit_weights(source, target) -> ndarray``. With an
+    ``estimator``, ``fit`` then trains a clone of it on the source rows with
+    ``sample_weight = weights_`` (times any user ``sample_weight``), plus the
+    labelled target rows with weight 1.
+
+    Fitted attributes: ``weights_`` (n_source,), normalised to mean 1;
+    ``ess_``, the effective sample size ``(sum w)^2 / sum w^2``; and
+    ``estimator_`` when an estimator is given.
+    """
+
+    family = "instance"
+    #: Warn when the effective sample size falls below this fraction of n.
+    _ess_warning_fraction = 0.1
+
+    def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fit(self, source: Domain, target: Domain) -> None:
+        weights = np.asarray(self._fit_weights(source, target), dtype=np.float64).reshape(-1)
+        if weights.shape != (len(source.X),) or not np.all(np.isfinite(weights)):
+            raise RuntimeError(
+                f"{type(self).__name__} produced invalid weights (shape {weights.shape}, "
+                f"finite={bool(np.all(np.isfinite(weights)))}); please report this."
+            )
+        weights = np.clip(weights, 0.0, None)
+        total = weights.sum()
+        if total <= 0:
+            raise RuntimeError(f"{type(self).__name__} gave every source row zero weight.")
+        weights = weights * (len(weights) / total)
+        self.weights_ = weights
+        self.ess_ = float(weights.sum() ** 2 / np.sum(weights**2))
+        if self.ess_ < self._ess_warning_fraction * len(weights):
+            warnings.warn(
+                f"{type(self).__name__}: the effective sample size of the weights is "
+                f"{self.ess_:.1f} of {len(weights)} source rows; a few rows dominate, so the "
+                "domains may barely overlap and the weighted model will have high variance.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if getattr(self, "estimator", None) is not None:
+            X, y, w = source.X, source.y, weights
+            if source.sample_weight is not None:
+                w = w * source.sample_weight
+            if target.y is not None:
+                X = np.concatenate([X, target.X[target.labelled]])
+                y = np.concatenate([y, target.y[target.labelled]])
+                w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
+            self.estimator_ = _fit_with_weights(clone(self.estimator), X, y, w)
+
+
+def _fit_with_weights(estimator: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Any:
+    """Fit ``estimator`` with ``sample_weight`` (also the last step of a Pipeline)."""
+    if w is None:
+        return estimator.fit(X, y)
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        return estimator.fit(X, y, **{f"{estimator.steps[-1][0]}__sample_weight": w})
+    try:
+        return estimator.fit(X, y, sample_weight=w)
+    except TypeError as exc:
+        if "sample_weight" in str(exc):
+            raise TypeError(
+                f"estimator {type(estimator).__name__} does not accept sample_weight, so it "
+                "cannot use importance weights; pick one that does (LogisticRegression, SVC, "
+                "Ridge, tree ensembles ...)."
+            ) from None
+        raise
+
+
+class FeatureAdapter(_PredictorMixin, BaseAdapter):
+    """Feature-based strategies: map source and target into an aligned representation.
+
+    Subclasses implement ``_fit_transform_params(source, target)`` and
+    ``_transform(X, domain)`` with ``domain`` in ``{"source", "target"}``.
+    With an ``estimator``, ``fit`` trains a clone of it on the adapted source
+    (plus labelled target rows, adapted as target) and ``predict`` adapts ``X``
+    as target rows first.
+    """
+
+    family = "feature"
+
+    def _fit_transform_params(self, source: Domain, target: Domain) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _transform(self, X: np.ndarray, domain: str) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fit(self, source: Domain, target: Domain) -> None:
+        self._fit_transform_params(source, target)
+        if getattr(self, "estimator", None) is not None:
+            X = self._transform(source.X, "source")
+            y, w = source.y, source.sample_weight
+            if target.y is not None:
+                X = np.concatenate([X, self._transform(target.X[target.labelled], "target")])
+                y = np.concatenate([y, target.y[target.labelled]])
+                if w is not None:
+                    w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
+            self.estimator_ = _fit_with_weights(clone(self.estimator), X, y, w)
+
+    def transform(self, X: Any, domain: str = "target", sample_domain: Any = None) -> np.ndarray:
+        """Map rows into the adapted representation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        domain : {"target", "source"}
+            Which domain every row of ``X`` comes from (ignored with ``sample_domain``).
+        sample_domain : array-like of str, optional
+            Per-row domain of the stacked form.
+        """
+        X = self._check_X(X)
+        if sample_domain is not None:
+            sd = check_sample_domain(sample_domain, len(X))
+            is_source = sd == SOURCE
+            parts = {}
+            if is_source.any():
+                parts["source"] = self._transform(X[is_source], "source")
+            if (~is_source).any():
+                parts["target"] = self._transform(X[~is_source], "target")
+            first = next(iter(parts.values()))
+            out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
+            if "source" in parts:
+                out[is_source] = parts["source"]
+            if "target" in parts:
+                out[~is_source] = parts["target"]
+            return out
+        if domain not in ("source", "target"):
+            raise ValueError(f"domain must be 'source' or 'target'; got {domain!r}.")
+        return self._transform(X, domain)
+
+    def fit_transform(self, source: Any, target: Any = None, sample_domain: Any = None) -> np.ndarray:
+        """Fit, then transform.
+
+        In the stacked form, returns every row of ``X`` adapted as its own
+        domain; in the ``fit(source, target)`` form, returns the adapted source.
+        """
+        self.fit(source, target, sample_domain=sample_domain)
+        if sample_domain is not None:
+            return self.transform(source, sample_domain=sample_domain)
+        src = source.X if isinstance(source, Domain) else source[0]
+        return self.transform(src, domain="source")
+
+    def _predict_features(self, X: np.ndarray, sample_domain: Any) -> np.ndarray:
+        if sample_domain is not None:
+            return self.transform(X, sample_domain=sample_domain)
+        return self._transform(X, "target")
+
+
+class ModelAdapter(_PredictorMixin, BaseAdapter):
+    """Model-based strategies: a model fitted with both domains that predicts on the target.
+
+    Subclasses implement ``_fit(source, target)`` and set ``estimator_`` (a
+    fitted object with ``predict``/``predict_proba``), or override
+    ``predict``/``predict_proba`` directly.
+    """
+
+    family = "model"
+
+    def _require_estimator(self) -> Any:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_

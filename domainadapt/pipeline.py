@@ -1,0 +1,195 @@
+"""Pipelines that carry ``sample_domain`` to every domain-adaptation step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_regressor
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils.metadata_routing import MetadataRequest
+
+from ._domain import SOURCE, TARGET, Domain
+from .base import InstanceAdapter, _fit_with_weights, is_adapter
+from .validation import (
+    check_features,
+    check_sample_domain,
+    check_source_target,
+    stack_domains,
+)
+
+__all__ = ["DAPipeline", "make_da_pipeline"]
+
+
+class DAPipeline(Pipeline):
+    """A scikit-learn :class:`~sklearn.pipeline.Pipeline` aware of source and target rows.
+
+    Fitted on stacked rows with ``fit(X, y, sample_domain=...)`` or on
+    ``fit(source, target)``:
+
+    * domain-adaptation steps (:class:`~domainadapt.base.BaseAdapter`) get every
+      row with its ``sample_domain``; a feature adapter's output is each row
+      adapted as its own domain; an instance adapter passes rows through and
+      hands its ``weights_`` to the final estimator as ``sample_weight``;
+    * ordinary scikit-learn steps are fitted on the labelled rows only (source
+      and ``"target_labelled"``), exactly what they would see without target
+      data, and then transform every row;
+    * ``predict``/``score`` take rows as target rows unless ``sample_domain`` says
+      otherwise; ``score`` with ``sample_domain`` scores the target rows only.
+
+    It changes no global scikit-learn setting. ``clone``, ``get_params``,
+    ``set_params`` with ``step__param`` names, ``GridSearchCV`` and
+    ``cross_val_score`` (passing ``params={"sample_domain": sd}``) work as for a
+    plain pipeline; with metadata routing enabled, ``sample_domain`` is
+    requested by default.
+    """
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any = None, sample_domain: Any = None, **params: Any) -> DAPipeline:
+        """Fit every step; see the class docstring for what each step sees."""
+        if params:
+            raise TypeError(
+                f"DAPipeline.fit got unexpected parameters {sorted(params)}; only "
+                "sample_domain is routed."
+            )
+        X, y, sd = self._to_stacked(X, y, sample_domain)
+        labelled = sd != TARGET
+        Xt = X
+        weights: np.ndarray | None = None
+        self._validate_steps()
+        for _, name, step in self._iter(with_final=False, filter_passthrough=True):
+            if isinstance(step, InstanceAdapter):
+                step.fit(Xt, y, sample_domain=sd)
+                weights = step.weights_
+            elif is_adapter(step):
+                Xt = step.fit_transform(Xt, y, sample_domain=sd)
+            else:
+                if not hasattr(step, "transform"):
+                    raise TypeError(f"step {name!r} ({type(step).__name__}) has no transform.")
+                step.fit(Xt[labelled], y[labelled])
+                Xt = step.transform(Xt)
+        final = self._final_estimator
+        if final != "passthrough" and final is not None:
+            if is_adapter(final):
+                if weights is not None:
+                    raise ValueError(
+                        "an instance adapter's weights cannot feed a final domain-adaptation "
+                        "step; end the pipeline with an ordinary estimator."
+                    )
+                final.fit(Xt, y, sample_domain=sd)
+            else:
+                w = None
+                if weights is not None:
+                    w = np.ones(len(Xt))
+                    w[sd == SOURCE] = weights
+                    w = w[labelled]
+                _fit_with_weights(final, Xt[labelled], y[labelled], w)
+        return self
+
+    def _to_stacked(self, X: Any, y: Any, sample_domain: Any):
+        if sample_domain is None:
+            if isinstance(X, (Domain, tuple)) and y is not None:
+                src, tgt = check_source_target(X, y)
+                return stack_domains(src, tgt)
+            raise ValueError(
+                "DAPipeline.fit needs sample_domain= (one of 'source', 'target', "
+                "'target_labelled' per row), or the fit(source, target) form."
+            )
+        X = check_features(X, "X")
+        sd = check_sample_domain(sample_domain, len(X))
+        if y is None:
+            raise ValueError("y is None: the source rows must be labelled.")
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
+        if not (sd == SOURCE).any() or (sd == SOURCE).all():
+            raise ValueError("sample_domain must mark both source and target rows.")
+        return X, y, sd
+
+    # ------------------------------------------------------------ inference
+    def _transform_rows(self, X: Any, sample_domain: Any) -> np.ndarray:
+        Xt = check_features(X, "X")
+        for _, _, step in self._iter(with_final=False, filter_passthrough=True):
+            if isinstance(step, InstanceAdapter):
+                continue
+            if is_adapter(step):
+                Xt = step.transform(Xt, sample_domain=sample_domain)
+            else:
+                Xt = step.transform(Xt)
+        return Xt
+
+    def _final_call(self, method: str, X: Any, sample_domain: Any):
+        Xt = self._transform_rows(X, sample_domain)
+        final = self._final_estimator
+        if is_adapter(final):
+            return getattr(final, method)(Xt, sample_domain=sample_domain)
+        return getattr(final, method)(Xt)
+
+    def predict(self, X: Any, sample_domain: Any = None, **params: Any) -> np.ndarray:
+        """Predict; rows are target rows unless ``sample_domain`` says otherwise."""
+        return self._final_call("predict", X, sample_domain)
+
+    def predict_proba(self, X: Any, sample_domain: Any = None, **params: Any) -> np.ndarray:
+        """Class probabilities; rows are target rows unless ``sample_domain`` says otherwise."""
+        return self._final_call("predict_proba", X, sample_domain)
+
+    def decision_function(self, X: Any, sample_domain: Any = None, **params: Any) -> np.ndarray:
+        """Decision function of the final estimator on the adapted rows."""
+        return self._final_call("decision_function", X, sample_domain)
+
+    def transform(self, X: Any, sample_domain: Any = None, **params: Any) -> np.ndarray:
+        """Adapted representation of ``X`` (all steps but a final estimator)."""
+        Xt = self._transform_rows(X, sample_domain)
+        final = self._final_estimator
+        if final in (None, "passthrough"):
+            return Xt
+        if is_adapter(final):
+            return final.transform(Xt, sample_domain=sample_domain)
+        return final.transform(Xt)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None, sample_domain: Any = None,
+              **params: Any) -> float:
+        """Accuracy (or R²) on target rows; with ``sample_domain``, only target rows are scored."""
+        X = check_features(X, "X")
+        y = np.asarray(y)
+        if sample_domain is not None:
+            sd = check_sample_domain(sample_domain, len(X))
+            keep = sd != SOURCE
+            if not keep.any():
+                raise ValueError("score: sample_domain marks no target row to score.")
+            X, y, sample_domain = X[keep], y[keep], sd[keep]
+            if sample_weight is not None:
+                sample_weight = np.asarray(sample_weight)[keep]
+        pred = self.predict(X, sample_domain=sample_domain)
+        if is_regressor(self):
+            return float(r2_score(y, pred, sample_weight=sample_weight))
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+    # -------------------------------------------------------------- routing
+    def get_metadata_routing(self) -> MetadataRequest:
+        """Request ``sample_domain`` for fit, predict, transform and score."""
+        request = MetadataRequest(owner=self.__class__.__name__)
+        for method in ("fit", "predict", "predict_proba", "decision_function", "transform",
+                       "score"):
+            getattr(request, method).add_request(param="sample_domain", alias=True)
+        return request
+
+
+def make_da_pipeline(*steps: Any, memory: Any = None, verbose: bool = False) -> DAPipeline:
+    """Build a :class:`DAPipeline` from estimators, naming the steps automatically.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from domainadapt import make_da_pipeline
+    >>> from domainadapt.feature import CORAL
+    >>> pipe = make_da_pipeline(StandardScaler(), CORAL(), LogisticRegression())
+    >>> [name for name, _ in pipe.steps]
+    ['standardscaler', 'coral', 'logisticregression']
+    """
+    if memory is not None:
+        raise ValueError("DAPipeline does not cache steps; memory must be None.")
+    base = make_pipeline(*steps, verbose=verbose)
+    return DAPipeline(base.steps, verbose=verbose)

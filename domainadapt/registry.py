@@ -1,0 +1,122 @@
+"""Registry of strategies: the contract test-suite and the benchmark runner read it.
+
+A new strategy joins both by calling :func:`register_adapter` in its module;
+neither the runner nor the tests are edited.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import BaseAdapter
+
+__all__ = ["AdapterEntry", "register_adapter", "get_adapters", "get_adapter"]
+
+#: Modules whose import registers the built-in strategies.
+BUILTIN_MODULES = (
+    "domainadapt.model",
+    "domainadapt.instance",
+    "domainadapt.feature",
+)
+
+FAMILIES = ("model", "instance", "feature", "relation")
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    """One registered strategy.
+
+    Attributes
+    ----------
+    name : str
+        Short name used in tables and on the command line.
+    family : str
+        ``"instance"``, ``"feature"``, ``"model"`` or ``"relation"``.
+    factory : callable
+        ``factory(estimator, random_state) -> BaseAdapter``: builds the strategy
+        with ``estimator`` as its downstream model (ignored by strategies that
+        bring their own model).
+    description : str
+        One line for tables and ``--list``.
+    contract : bool
+        Run it through the contract test-suite.
+    benchmark : bool
+        Include it in ``python -m domainadapt.benchmarks`` by default.
+    stochastic : bool
+        Results vary with ``random_state`` (the runner then reports std).
+    """
+
+    name: str
+    family: str
+    factory: Callable[[Any, int | None], BaseAdapter]
+    description: str = ""
+    contract: bool = True
+    benchmark: bool = True
+    stochastic: bool = False
+
+    def make(self, estimator: Any = None, random_state: int | None = None) -> BaseAdapter:
+        """Build a fresh, unfitted strategy."""
+        return self.factory(estimator, random_state)
+
+
+_REGISTRY: dict[str, AdapterEntry] = {}
+
+
+def register_adapter(
+    name: str,
+    family: str,
+    factory: Callable[[Any, int | None], BaseAdapter],
+    *,
+    description: str = "",
+    contract: bool = True,
+    benchmark: bool = True,
+    stochastic: bool = False,
+) -> AdapterEntry:
+    """Register a strategy for the contract tests and the benchmark runner.
+
+    Re-registering the same name replaces the entry (so module reloads work).
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}; got {family!r}.")
+    entry = AdapterEntry(name, family, factory, description, contract, benchmark, stochastic)
+    _REGISTRY[name] = entry
+    return entry
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def get_adapters(
+    family: str | None = None,
+    *,
+    contract: bool | None = None,
+    benchmark: bool | None = None,
+) -> list[AdapterEntry]:
+    """Registered strategies, in registration order, optionally filtered."""
+    _load_builtins()
+    out = []
+    for entry in _REGISTRY.values():
+        if family is not None and entry.family != family:
+            continue
+        if contract is not None and entry.contract != contract:
+            continue
+        if benchmark is not None and entry.benchmark != benchmark:
+            continue
+        out.append(entry)
+    return out
+
+
+def get_adapter(name: str) -> AdapterEntry:
+    """The entry registered under ``name``."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"no strategy named {name!r}; registered: {sorted(_REGISTRY)}"
+        ) from None

@@ -1,0 +1,357 @@
+"""Input validation shared by every strategy.
+
+Every public ``fit``/``transform``/``predict`` goes through these functions, so a
+user always gets a ``ValueError`` or ``TypeError`` that names the argument and
+the problem, never a bare error from deep inside NumPy, scikit-learn or torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.multiclass import type_of_target
+
+from ._domain import (
+    SAMPLE_DOMAIN_VALUES,
+    SOURCE,
+    TARGET,
+    TARGET_LABELLED,
+    UNLABELLED,
+    Domain,
+    _to_numpy,
+)
+
+__all__ = [
+    "check_features",
+    "check_domain",
+    "check_source_target",
+    "check_sample_domain",
+    "split_sample_domain",
+    "stack_domains",
+]
+
+
+def check_features(
+    X: Any,
+    name: str = "X",
+    *,
+    allow_nd: bool = False,
+    n_features: int | None = None,
+) -> np.ndarray:
+    """Validate a feature array and return it as a floating NumPy array.
+
+    Parameters
+    ----------
+    X : array-like
+        NumPy array, torch tensor, pandas DataFrame or nested list.
+    name : str
+        How the argument is named in error messages (``"source X"``).
+    allow_nd : bool
+        Accept more than two dimensions (images for deep strategies).
+    n_features : int, optional
+        Expected number of features (columns), e.g. from ``fit``.
+
+    Returns
+    -------
+    ndarray
+        ``float32`` inputs stay ``float32``; everything else becomes ``float64``.
+    """
+    if X is None:
+        raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features).")
+    try:
+        arr = _to_numpy(X)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype == object or arr.dtype.kind in "USVMm":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must be numeric; got dtype {arr.dtype}. Encode categorical or text "
+                "columns first (e.g. OneHotEncoder)."
+            ) from None
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.float64)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real-valued; got complex dtype {arr.dtype}.")
+    if arr.ndim < 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}. "
+            "Use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+        )
+    if arr.ndim > 2 and not allow_nd:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}. "
+            "Flatten it first (X.reshape(len(X), -1))."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 rows.")
+    if int(np.prod(arr.shape[1:])) == 0:
+        raise ValueError(f"{name} has 0 features (shape {arr.shape}).")
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float64, copy=False)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = int((~finite.reshape(len(arr), -1)).any(axis=1).sum())
+        raise ValueError(
+            f"{name} contains NaN or infinity in {bad_rows} of {len(arr)} rows; "
+            "impute or drop them first."
+        )
+    if n_features is not None and arr.ndim == 2 and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but the strategy was fitted with {n_features}."
+        )
+    return arr
+
+
+def _check_weights(w: Any, n: int, name: str) -> np.ndarray | None:
+    if w is None:
+        return None
+    try:
+        w = _to_numpy(w).astype(np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numeric.") from None
+    if len(w) != n:
+        raise ValueError(f"{name} has {len(w)} entries but X has {n} rows.")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if np.any(w < 0):
+        raise ValueError(f"{name} must be non-negative; got min {w.min():.3g}.")
+    if not np.any(w > 0):
+        raise ValueError(f"{name} is all zeros.")
+    return w
+
+
+def _as_domain(obj: Any, name: str) -> Domain:
+    if isinstance(obj, Domain):
+        return obj
+    if isinstance(obj, tuple):
+        if len(obj) == 2:
+            return Domain(obj[0], obj[1], name=name)
+        if len(obj) == 3:
+            return Domain(obj[0], obj[1], sample_weight=obj[2], name=name)
+        raise ValueError(
+            f"{name} as a tuple must be (X, y) or (X, y, sample_weight); got {len(obj)} items."
+        )
+    return Domain(obj, name=name)
+
+
+def check_domain(
+    domain: Any,
+    name: str,
+    *,
+    require_labels: bool = False,
+    allow_nd: bool = False,
+) -> Domain:
+    """Validate one domain and return a new :class:`Domain` of NumPy arrays.
+
+    Parameters
+    ----------
+    domain : Domain, tuple or array-like
+        ``Domain``, ``(X, y)``, ``(X, y, sample_weight)`` or a bare ``X``.
+    name : str
+        ``"source"`` or ``"target"``: used in every error message.
+    require_labels : bool
+        Every row must be labelled (the source domain); the labels must not
+        contain NaN and, for classification, must hold at least two classes.
+    allow_nd : bool
+        Accept image-shaped ``X``.
+
+    Returns
+    -------
+    Domain
+        With ``X`` a float array, ``y`` an array or ``None``, ``sample_weight``
+        float64 or ``None`` and ``labelled`` an explicit boolean mask (or ``None``
+        when there are no labels).
+    """
+    dom = _as_domain(domain, name)
+    X = check_features(dom.X, f"{name} X", allow_nd=allow_nd)
+    n = len(X)
+    y = None
+    labelled = None
+    if dom.y is not None:
+        try:
+            y = _to_numpy(dom.y)
+        except Exception as exc:
+            raise TypeError(f"{name} y could not be read as an array: {exc}") from None
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"{name} y must be 1-D (n_samples,); got shape {y.shape}.")
+        if len(y) != n:
+            raise ValueError(f"{name} y has {len(y)} labels but {name} X has {n} rows.")
+        if y.dtype == object:
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                y = y.astype(str)
+        if require_labels:
+            if dom.labelled is not None and not np.all(np.asarray(dom.labelled, dtype=bool)):
+                raise ValueError(f"{name} must be fully labelled; its labelled mask has gaps.")
+            if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+                raise ValueError(f"{name} y contains NaN or infinity; the source must be labelled.")
+            labelled = np.ones(n, dtype=bool)
+        else:
+            if dom.labelled is not None:
+                labelled = np.asarray(dom.labelled, dtype=bool).reshape(-1)
+                if len(labelled) != n:
+                    raise ValueError(
+                        f"{name} labelled mask has {len(labelled)} entries but {name} X has {n} rows."
+                    )
+            else:
+                labelled = Domain(X, y).label_mask()
+            if y.dtype.kind == "f" and not np.all(np.isfinite(y[labelled])):
+                raise ValueError(f"{name} y contains infinity in labelled rows.")
+            if not labelled.any():
+                y, labelled = None, None
+    if require_labels:
+        if y is None:
+            raise ValueError(
+                f"{name} must be labelled: pass a tuple (X, y) or Domain(X, y=...); "
+                "to fit on stacked rows instead, pass sample_domain=."
+            )
+        kind = type_of_target(y)
+        if kind in ("binary", "multiclass") and len(np.unique(y)) < 2:
+            raise ValueError(
+                f"{name} y has a single class ({np.unique(y)[0]!r}); a classifier needs at "
+                "least two classes in the source domain."
+            )
+    weights = _check_weights(dom.sample_weight, n, f"{name} sample_weight")
+    return Domain(X, y, sample_weight=weights, name=dom.name or name, labelled=labelled)
+
+
+def check_source_target(
+    source: Any,
+    target: Any,
+    *,
+    allow_nd: bool = False,
+) -> tuple[Domain, Domain]:
+    """Validate the ``fit(source, target)`` form.
+
+    Returns validated ``(source, target)`` domains with matching feature shapes.
+    """
+    if target is None:
+        raise ValueError(
+            "target is missing: fit(source, target) needs target data (an array X, "
+            "(X, y) with -1 for unlabelled rows, or a Domain); to fit on stacked rows, "
+            "pass sample_domain=."
+        )
+    if not isinstance(source, (Domain, tuple)):
+        raise ValueError(
+            "source must be labelled: pass a tuple (X, y) or Domain(X, y=...). "
+            "To fit on stacked source and target rows (scikit-learn style), call "
+            "fit(X, y, sample_domain=sample_domain)."
+        )
+    src = check_domain(source, "source", require_labels=True, allow_nd=allow_nd)
+    tgt = check_domain(target, "target", allow_nd=allow_nd)
+    if src.X.shape[1:] != tgt.X.shape[1:]:
+        raise ValueError(
+            "source and target have different feature shapes: "
+            f"{src.X.shape[1:]} vs {tgt.X.shape[1:]}."
+        )
+    if tgt.y is not None:
+        _check_target_labels(src.y, tgt.y[tgt.labelled])
+    if src.X.dtype != tgt.X.dtype:  # one common dtype
+        dtype = np.result_type(src.X.dtype, tgt.X.dtype)
+        src.X, tgt.X = src.X.astype(dtype, copy=False), tgt.X.astype(dtype, copy=False)
+    return src, tgt
+
+
+def _check_target_labels(y_source: np.ndarray, y_target: np.ndarray) -> None:
+    if y_source.dtype.kind in "iu" and UNLABELLED in set(np.unique(y_source).tolist()):
+        raise ValueError(
+            "source y contains the class -1, which also marks unlabelled target rows; "
+            "pass Domain(X_target, y_target, labelled=mask) to say which target rows are labelled."
+        )
+    if y_source.dtype.kind != y_target.dtype.kind and not (
+        y_source.dtype.kind in "iuf" and y_target.dtype.kind in "iuf"
+    ):
+        raise TypeError(
+            f"target y (dtype {y_target.dtype}) and source y (dtype {y_source.dtype}) differ in kind."
+        )
+
+
+def check_sample_domain(sample_domain: Any, n_samples: int) -> np.ndarray:
+    """Validate a ``sample_domain`` array of the stacked form.
+
+    Parameters
+    ----------
+    sample_domain : array-like of shape (n_samples,)
+        One of ``"source"``, ``"target"`` (unlabelled: its ``y`` is never used
+        to fit) or ``"target_labelled"`` per row.
+    n_samples : int
+        Number of rows of ``X``.
+    """
+    if sample_domain is None:
+        raise ValueError("sample_domain is None.")
+    sd = _to_numpy(sample_domain)
+    if sd.ndim != 1:
+        raise ValueError(f"sample_domain must be 1-D; got shape {sd.shape}.")
+    if len(sd) != n_samples:
+        raise ValueError(f"sample_domain has {len(sd)} entries but X has {n_samples} rows.")
+    sd = sd.astype(str)
+    unknown = sorted(set(np.unique(sd).tolist()) - set(SAMPLE_DOMAIN_VALUES))
+    if unknown:
+        raise ValueError(
+            f"sample_domain has unknown values {unknown[:5]}; each entry must be one of "
+            f"{list(SAMPLE_DOMAIN_VALUES)}."
+        )
+    return sd
+
+
+def split_sample_domain(
+    X: Any,
+    y: Any,
+    sample_domain: Any,
+    *,
+    allow_nd: bool = False,
+) -> tuple[Domain, Domain]:
+    """Split the stacked scikit-learn form into ``(source, target)`` domains.
+
+    Rows marked ``"source"`` form the source (their labels are required);
+    ``"target"`` rows are unlabelled target rows, whatever ``y`` holds there;
+    ``"target_labelled"`` rows are target rows whose label is used.
+    """
+    X = check_features(X, "X", allow_nd=allow_nd)
+    sd = check_sample_domain(sample_domain, len(X))
+    is_source = sd == SOURCE
+    is_target = ~is_source
+    if not is_source.any():
+        raise ValueError("sample_domain marks no row as 'source'; the source domain is empty.")
+    if not is_target.any():
+        raise ValueError(
+            "sample_domain marks no row as 'target' or 'target_labelled'; the target domain is empty."
+        )
+    if y is None:
+        raise ValueError("y is None: the source rows must be labelled.")
+    y_arr = _to_numpy(y)
+    if y_arr.ndim != 1 or len(y_arr) != len(X):
+        raise ValueError(f"y must be 1-D with {len(X)} entries; got shape {y_arr.shape}.")
+    source = Domain(X[is_source], y_arr[is_source], name=SOURCE)
+    labelled = sd[is_target] == TARGET_LABELLED
+    target = Domain(
+        X[is_target],
+        y_arr[is_target] if labelled.any() else None,
+        name=TARGET,
+        labelled=labelled if labelled.any() else None,
+    )
+    return source, target
+
+
+def stack_domains(source: Domain, target: Domain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`split_sample_domain` for validated domains.
+
+    Returns ``(X, y, sample_domain)``; unlabelled target rows get a placeholder
+    label (the first source label), never used because ``sample_domain`` says
+    ``"target"``.
+    """
+    X = np.concatenate([source.X, target.X])
+    y_t = np.full(len(target.X), source.y[0], dtype=source.y.dtype)
+    sd_t = np.full(len(target.X), TARGET, dtype=object)
+    if target.y is not None:
+        y_t = np.where(target.labelled, target.y, y_t).astype(source.y.dtype, copy=False)
+        sd_t[target.labelled] = TARGET_LABELLED
+    y = np.concatenate([source.y, y_t])
+    sd = np.concatenate([np.full(len(source.X), SOURCE, dtype=object), sd_t]).astype(str)
+    return X, y, sd
