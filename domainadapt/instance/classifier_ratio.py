@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .._domain import Domain
 from ..base import InstanceAdapter
+
+
+def _cap_with_mean_one(weights: np.ndarray, cap: float) -> np.ndarray:
+    """``min(s * w, cap)`` with the scale ``s`` chosen so the mean is exactly 1 (needs cap > 1)."""
+    lo, hi = 0.0, cap / max(float(weights[weights > 0].min()), 1e-300)
+    for _ in range(200):  # bisection on a monotone function of s
+        mid = 0.5 * (lo + hi)
+        if np.minimum(mid * weights, cap).mean() < 1.0:
+            lo = mid
+        else:
+            hi = mid
+    return np.minimum(hi * weights, cap)
 
 
 class ClassifierDensityRatio(InstanceAdapter):
@@ -48,6 +62,9 @@ class ClassifierDensityRatio(InstanceAdapter):
     ess_ : float
         Effective sample size of the weights.
     domain_classifier_ : fitted classifier on all rows (used by :meth:`compute_weights`).
+    domain_auc_ : float
+        ROC AUC of the domain classifier (out-of-fold when ``cv`` is set); above
+        0.99 a warning says the domains barely overlap.
 
     References
     ----------
@@ -99,19 +116,25 @@ class ClassifierDensityRatio(InstanceAdapter):
         self.domain_classifier_ = self._make_classifier().fit(X, d)
         n_splits = None if self.cv is None else min(int(self.cv), n_s, n_t)
         if n_splits is None or n_splits < 2:
-            proba = self.domain_classifier_.predict_proba(X[:n_s])[:, 1]
+            proba_all = self.domain_classifier_.predict_proba(X)[:, 1]
         else:
             folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
-            proba = cross_val_predict(
+            proba_all = cross_val_predict(
                 self._make_classifier(), X, d, cv=folds, method="predict_proba"
-            )[:n_s, 1]
+            )[:, 1]
+        proba = proba_all[:n_s]
+        self.domain_auc_ = float(roc_auc_score(d, proba_all))
+        if self.domain_auc_ > 0.99:
+            warnings.warn(
+                f"ClassifierDensityRatio: the domain classifier separates source from target "
+                f"almost perfectly (AUC {self.domain_auc_:.3f}); the domains barely overlap, "
+                "so the density ratio is unreliable and reweighting cannot fix this shift.",
+                UserWarning,
+                stacklevel=4,
+            )
         weights = self._ratio(proba)
         if self.max_weight is not None:
-            for _ in range(20):  # cap and renormalise until stable
-                weights = weights / weights.mean()
-                if weights.max() <= self.max_weight * (1 + 1e-9):
-                    break
-                weights = np.minimum(weights, self.max_weight)
+            weights = _cap_with_mean_one(weights, float(self.max_weight))
         return weights
 
     def compute_weights(self, X: Any) -> np.ndarray:

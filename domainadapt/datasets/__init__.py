@@ -1,0 +1,74 @@
+"""Benchmark data sets and synthetic domain-shift generators.
+
+Real data (four ``.npz`` files, conversions of public sources; see
+:data:`REGISTRY` for origin, citation and checksum of each):
+
+* :func:`load_mnist_usps_jda`: the MNIST/USPS subsets of TCA/JDA,
+* :func:`load_office_caltech_surf`: Office-Caltech10 SURF features,
+* :func:`load_mnist`, :func:`load_usps`: the full digit sets,
+* :func:`load_domain_pair`: a (source, target) pair of a multi-domain set.
+
+The files are looked for in :func:`get_data_home` (argument, else the
+``DOMAINADAPT_DATA`` environment variable, else ``~/domainadapt_data``) and their
+SHA-256 is always checked (:func:`fetch_file`). There is no public mirror of the
+``.npz`` files yet; ``download=True`` needs one (``DOMAINADAPT_DATA_URL``).
+
+Synthetic data (no files needed): :func:`make_rotated_moons`,
+:func:`make_gaussian_shift` (with its exact density ratio) and
+:func:`make_shifted_digits` (scikit-learn's digits, the toolkit's default
+example data).
+"""
+
+from ._fetch import (
+    DATA_HOME_ENV,
+    DATA_URL_ENV,
+    REGISTRY,
+    ChecksumError,
+    DataFile,
+    DataNotFoundError,
+    DownloadError,
+    NoMirrorError,
+    fetch_file,
+    get_data_home,
+    sha256sum,
+)
+from ._real import (
+    OFFICE_CALTECH_CLASSES,
+    OFFICE_CALTECH_DOMAINS,
+    load_domain_pair,
+    load_mnist,
+    load_mnist_usps_jda,
+    load_office_caltech_surf,
+    load_usps,
+)
+from ._synthetic import (
+    SHIFTED_DIGITS_DEFAULT_SEVERITY,
+    make_gaussian_shift,
+    make_rotated_moons,
+    make_shifted_digits,
+)
+
+__all__ = [
+    "DATA_HOME_ENV",
+    "DATA_URL_ENV",
+    "OFFICE_CALTECH_CLASSES",
+    "OFFICE_CALTECH_DOMAINS",
+    "REGISTRY",
+    "SHIFTED_DIGITS_DEFAULT_SEVERITY",
+    "ChecksumError",
+    "DataFile",
+    "DataNotFoundError",
+    "DownloadError",
+    "NoMirrorError",
+    "fetch_file",
+    "get_data_home",
+    "load_domain_pair",
+    "load_mnist",
+    "load_mnist_usps_jda",
+    "load_office_caltech_surf",
+    "load_usps",
+    "make_gaussian_shift",
+    "make_rotated_moons",
+    "make_shifted_digits",
+    "sha256sum",
+]
