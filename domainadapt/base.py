@@ -206,9 +206,9 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
         self.ess_ = float(weights.sum() ** 2 / np.sum(weights**2))
         if self.ess_ < self._ess_warning_fraction * len(weights):
             warnings.warn(
-                f"{type(self).__name__}: the effective sample size of the weights is "
-                f"{self.ess_:.1f} of {len(weights)} source rows; a few rows dominate, so the "
-                "domains may barely overlap and the weighted model will have high variance.",
+                f"{type(self).__name__}: the weights collapsed onto a few rows (effective "
+                f"sample size {self.ess_:.1f} of {len(weights)} source rows); the domains may "
+                "barely overlap, and the weighted model will have high variance.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -221,6 +221,11 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
                 y = np.concatenate([y, target.y[target.labelled]])
                 w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
             self.estimator_ = _fit_with_weights(clone(self.estimator), X, y, w)
+
+    def transform(self, X: Any, sample_domain: Any = None) -> np.ndarray:
+        """Identity: reweighting leaves features unchanged (so it can sit inside a pipeline,
+        where :class:`~domainadapt.DAPipeline` hands ``weights_`` to the final estimator)."""
+        return self._check_X(X)
 
 
 def _fit_with_weights(estimator: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Any:

@@ -244,7 +244,18 @@ def check_source_target(
             "fit(X, y, sample_domain=sample_domain)."
         )
     src = check_domain(source, "source", require_labels=True, allow_nd=allow_nd)
-    tgt = check_domain(target, "target", allow_nd=allow_nd)
+    raw_target = _as_domain(target, "target")
+    if (
+        raw_target.y is not None
+        and raw_target.labelled is None
+        and src.y.dtype.kind in "iu"
+        and np.any(src.y == UNLABELLED)
+    ):
+        raise ValueError(
+            "source y contains the class -1, which also marks unlabelled target rows; "
+            "pass Domain(X_target, y_target, labelled=mask) to say which target rows are labelled."
+        )
+    tgt = check_domain(raw_target, "target", allow_nd=allow_nd)
     if src.X.shape[1:] != tgt.X.shape[1:]:
         raise ValueError(
             "source and target have different feature shapes: "
@@ -259,11 +270,6 @@ def check_source_target(
 
 
 def _check_target_labels(y_source: np.ndarray, y_target: np.ndarray) -> None:
-    if y_source.dtype.kind in "iu" and UNLABELLED in set(np.unique(y_source).tolist()):
-        raise ValueError(
-            "source y contains the class -1, which also marks unlabelled target rows; "
-            "pass Domain(X_target, y_target, labelled=mask) to say which target rows are labelled."
-        )
     if y_source.dtype.kind != y_target.dtype.kind and not (
         y_source.dtype.kind in "iuf" and y_target.dtype.kind in "iuf"
     ):

@@ -1,0 +1,201 @@
+"""The toolkit's main job: every registered strategy on benchmark tasks, several seeds.
+
+``python -m domainadapt.benchmarks`` (or the ``domainadapt`` command) runs it. A
+*task* is a (source, target) pair and the downstream classifier to use; a
+*strategy* comes from :mod:`domainadapt.registry`. New strategies and tasks join
+by registering themselves (:func:`domainadapt.registry.register_adapter`,
+:func:`register_task`); the runner is never edited.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._domain import Domain
+from ..registry import AdapterEntry, get_adapters
+
+__all__ = [
+    "BenchmarkTask",
+    "register_task",
+    "get_tasks",
+    "run_benchmark",
+    "summarise",
+    "format_markdown",
+]
+
+
+@dataclass(frozen=True)
+class BenchmarkTask:
+    """One benchmark task.
+
+    Attributes
+    ----------
+    name : str
+        Row name in tables, e.g. ``"digits rotation 12°"`` or ``"office A→W"``.
+    load : callable
+        ``load(seed) -> (source, target)``; the target ``Domain`` carries its
+        true labels, used for scoring only (strategies are fitted on ``target.X``).
+    make_estimator : callable
+        ``make_estimator() -> classifier`` accepting ``sample_weight``.
+    protocol : str
+        One line on data, preprocessing and classifier, printed under the table.
+    needs_data : bool
+        Reads files from the data directory (skipped when they are absent).
+    group : str
+        Tasks of a group are selected together on the command line.
+    """
+
+    name: str
+    load: Callable[[int], tuple[Domain, Domain]]
+    make_estimator: Callable[[], Any]
+    protocol: str
+    needs_data: bool = False
+    group: str = "default"
+
+
+_TASKS: dict[str, BenchmarkTask] = {}
+
+
+def register_task(task: BenchmarkTask) -> BenchmarkTask:
+    """Add a task to the runner (replacing one of the same name)."""
+    _TASKS[task.name] = task
+    return task
+
+
+def get_tasks(groups: Iterable[str] | None = None) -> list[BenchmarkTask]:
+    """Registered tasks, optionally only those of the given groups."""
+    from . import _tasks  # noqa: F401  (registers the built-in tasks)
+
+    groups = None if groups is None else set(groups)
+    return [t for t in _TASKS.values() if groups is None or t.group in groups]
+
+
+def _evaluate(entry: AdapterEntry, task: BenchmarkTask, source: Domain, target: Domain,
+              seed: int) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "task": task.name,
+        "method": entry.name,
+        "family": entry.family,
+        "seed": seed,
+    }
+    start = time.perf_counter()
+    try:
+        adapter = entry.make(task.make_estimator(), seed)
+        unlabelled = Domain(target.X, name=target.name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            adapter.fit(source, unlabelled)
+        # keep the gist ("... almost perfectly", "... effective sample size ...")
+        messages = {str(w.message).split(";")[0].split(" (")[0].split(" is ")[0]
+                    for w in caught if issubclass(w.category, UserWarning)}
+        row["warnings"] = " | ".join(sorted(messages))
+        row["fit_seconds"] = time.perf_counter() - start
+        row["accuracy"] = float(adapter.score(target.X, target.y))
+        row["error"] = ""
+    except Exception as exc:  # one failure must not lose the other results
+        row["fit_seconds"] = time.perf_counter() - start
+        row["accuracy"] = float("nan")
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["warnings"] = ""
+        row["traceback"] = traceback.format_exc()
+    return row
+
+
+def run_benchmark(
+    tasks: list[BenchmarkTask],
+    methods: list[AdapterEntry] | None = None,
+    seeds: Iterable[int] = (0, 1, 2),
+    *,
+    csv_path: str | Path | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Fit every method on every task and seed; return one row per run.
+
+    Rows are appended to ``csv_path`` as they finish, so an interrupted run
+    keeps what it measured.
+    """
+    from tqdm.auto import tqdm
+
+    methods = get_adapters(benchmark=True) if methods is None else methods
+    seeds = list(seeds)
+    rows: list[dict[str, Any]] = []
+    fields = ["task", "method", "family", "seed", "accuracy", "fit_seconds", "error", "warnings"]
+    writer = None
+    handle = None
+    if csv_path is not None:
+        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+        handle = open(csv_path, "w", newline="")  # noqa: SIM115
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+    total = len(tasks) * len(seeds) * len(methods)
+    bar = tqdm(total=total, disable=not progress, desc="benchmark", unit="fit")
+    try:
+        for task in tasks:
+            for seed in seeds:
+                source, target = task.load(seed)
+                for entry in methods:
+                    bar.set_postfix_str(f"{task.name} | {entry.name} | seed {seed}")
+                    row = _evaluate(entry, task, source, target, seed)
+                    rows.append(row)
+                    if writer is not None:
+                        writer.writerow(row)
+                        handle.flush()
+                    bar.update()
+    finally:
+        bar.close()
+        if handle is not None:
+            handle.close()
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, float, int]]:
+    """``{(task, method): (mean, std, n_runs)}`` of the accuracy over seeds (failed runs excluded)."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        groups.setdefault((row["task"], row["method"]), []).append(row["accuracy"])
+    out = {}
+    for key, values in groups.items():
+        ok = [v for v in values if np.isfinite(v)]
+        mean = float(np.mean(ok)) if ok else float("nan")
+        std = float(np.std(ok)) if ok else float("nan")
+        out[key] = (mean, std, len(ok))
+    return out
+
+
+def format_markdown(rows: list[dict[str, Any]], tasks: list[BenchmarkTask],
+                    methods: list[AdapterEntry], baseline: str = "no_adaptation") -> str:
+    """Markdown table: target accuracy (%) mean ± std over seeds, tasks × methods."""
+    stats = summarise(rows)
+    names = [m.name for m in methods]
+    header = "| task | " + " | ".join(names) + " |"
+    lines = [header, "|" + "---|" * (len(names) + 1)]
+    task_names = [t.name for t in tasks if any(r["task"] == t.name for r in rows)]
+    for task in task_names:
+        base = stats.get((task, baseline), (float("nan"),))[0]
+        cells = []
+        for name in names:
+            mean, std, n = stats.get((task, name), (float("nan"), float("nan"), 0))
+            if n == 0:
+                cells.append("failed")
+                continue
+            cell = f"{100 * mean:.1f} ± {100 * std:.1f}"
+            if name != baseline and np.isfinite(base):
+                cell += f" ({100 * (mean - base):+.1f})"
+            cells.append(cell)
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    if len(task_names) > 1:
+        cells = []
+        for name in names:
+            means = [stats[(t, name)][0] for t in task_names if (t, name) in stats]
+            cells.append(f"{100 * np.nanmean(means):.1f}" if means else "")
+        lines.append("| **mean** | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
