@@ -31,6 +31,7 @@ from .validation import (
     check_sample_domain,
     check_source_target,
     split_sample_domain,
+    target_rows_to_score,
 )
 
 __all__ = ["BaseAdapter", "InstanceAdapter", "FeatureAdapter", "ModelAdapter", "is_adapter"]
@@ -156,14 +157,7 @@ class _PredictorMixin:
         ``"target_labelled"`` are scored (their ``y`` must be the true labels);
         without it, every row is taken as a target row.
         """
-        X = self._check_X(X)
-        y = np.asarray(y)
-        if sample_domain is not None:
-            sd = check_sample_domain(sample_domain, len(X))
-            keep = sd != SOURCE
-            if not keep.any():
-                raise ValueError("score: sample_domain marks no target row to score.")
-            X, y, sample_domain = X[keep], y[keep], sd[keep]
+        X, y, sample_domain, _ = target_rows_to_score(self._check_X(X), y, sample_domain)
         pred = self.predict(X, sample_domain=sample_domain)
         if is_regressor(self):
             return float(r2_score(y, pred))
@@ -213,19 +207,40 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
                 stacklevel=3,
             )
         if getattr(self, "estimator", None) is not None:
-            X, y, w = source.X, source.y, weights
-            if source.sample_weight is not None:
-                w = w * source.sample_weight
-            if target.y is not None:
-                X = np.concatenate([X, target.X[target.labelled]])
-                y = np.concatenate([y, target.y[target.labelled]])
-                w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
+            X, y, w = labelled_training_rows(source, target, weights)
             self.estimator_ = _fit_with_weights(clone(self.estimator), X, y, w)
 
     def transform(self, X: Any, sample_domain: Any = None) -> np.ndarray:
         """Identity: reweighting leaves features unchanged (so it can sit inside a pipeline,
         where :class:`~domainadapt.DAPipeline` hands ``weights_`` to the final estimator)."""
         return self._check_X(X)
+
+
+def labelled_training_rows(
+    source: Domain,
+    target: Domain,
+    source_weights: np.ndarray | None = None,
+    adapt_source: Any = None,
+    adapt_target: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Rows a downstream estimator is trained on: the source plus labelled target rows.
+
+    ``source_weights`` multiply the source's own ``sample_weight``; labelled target
+    rows get weight 1. ``adapt_source``/``adapt_target`` map features first.
+    Returns ``(X, y, sample_weight or None)``.
+    """
+    X = source.X if adapt_source is None else adapt_source(source.X)
+    y = source.y
+    w = source_weights
+    if source.sample_weight is not None:
+        w = source.sample_weight if w is None else w * source.sample_weight
+    if target.y is not None and target.labelled.any():
+        X_t = target.X[target.labelled]
+        X = np.concatenate([X, X_t if adapt_target is None else adapt_target(X_t)])
+        y = np.concatenate([y, target.y[target.labelled]])
+        if w is not None:
+            w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
+    return X, y, w
 
 
 def _fit_with_weights(estimator: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Any:
@@ -269,13 +284,12 @@ class FeatureAdapter(_PredictorMixin, BaseAdapter):
     def _fit(self, source: Domain, target: Domain) -> None:
         self._fit_transform_params(source, target)
         if getattr(self, "estimator", None) is not None:
-            X = self._transform(source.X, "source")
-            y, w = source.y, source.sample_weight
-            if target.y is not None:
-                X = np.concatenate([X, self._transform(target.X[target.labelled], "target")])
-                y = np.concatenate([y, target.y[target.labelled]])
-                if w is not None:
-                    w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
+            X, y, w = labelled_training_rows(
+                source,
+                target,
+                adapt_source=lambda X: self._transform(X, "source"),
+                adapt_target=lambda X: self._transform(X, "target"),
+            )
             self.estimator_ = _fit_with_weights(clone(self.estimator), X, y, w)
 
     def transform(self, X: Any, domain: str = "target", sample_domain: Any = None) -> np.ndarray:

@@ -17,6 +17,7 @@ from .validation import (
     check_sample_domain,
     check_source_target,
     stack_domains,
+    target_rows_to_score,
 )
 
 __all__ = ["DAPipeline", "make_da_pipeline"]
@@ -151,16 +152,9 @@ class DAPipeline(Pipeline):
     def score(self, X: Any, y: Any = None, sample_weight: Any = None, sample_domain: Any = None,
               **params: Any) -> float:
         """Accuracy (or R²) on target rows; with ``sample_domain``, only target rows are scored."""
-        X = check_features(X, "X")
-        y = np.asarray(y)
-        if sample_domain is not None:
-            sd = check_sample_domain(sample_domain, len(X))
-            keep = sd != SOURCE
-            if not keep.any():
-                raise ValueError("score: sample_domain marks no target row to score.")
-            X, y, sample_domain = X[keep], y[keep], sd[keep]
-            if sample_weight is not None:
-                sample_weight = np.asarray(sample_weight)[keep]
+        X, y, sample_domain, sample_weight = target_rows_to_score(
+            check_features(X, "X"), y, sample_domain, sample_weight
+        )
         pred = self.predict(X, sample_domain=sample_domain)
         if is_regressor(self):
             return float(r2_score(y, pred, sample_weight=sample_weight))

@@ -29,6 +29,7 @@ __all__ = [
     "check_sample_domain",
     "split_sample_domain",
     "stack_domains",
+    "target_rows_to_score",
 ]
 
 
@@ -304,6 +305,27 @@ def check_sample_domain(sample_domain: Any, n_samples: int) -> np.ndarray:
             f"{list(SAMPLE_DOMAIN_VALUES)}."
         )
     return sd
+
+
+def target_rows_to_score(
+    X: np.ndarray, y: Any, sample_domain: Any, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Keep the target rows of a scoring call (all rows when ``sample_domain`` is None).
+
+    Returns ``(X, y, sample_domain, sample_weight)`` restricted to the rows to score.
+    """
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
+    if sample_domain is None:
+        return X, y, None, sample_weight
+    sd = check_sample_domain(sample_domain, len(X))
+    keep = sd != SOURCE
+    if not keep.any():
+        raise ValueError("score: sample_domain marks no target row to score.")
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[keep]
+    return X[keep], y[keep], sd[keep], sample_weight
 
 
 def split_sample_domain(

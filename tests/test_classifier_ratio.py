@@ -114,3 +114,14 @@ def test_far_target_warns_about_effective_sample_size():
         with pytest.warns(UserWarning, match="barely overlap"):
             model = ClassifierDensityRatio(random_state=0).fit((X_s, labels(X_s)), X_t + offset)
         assert np.all(np.isfinite(model.weights_))
+
+
+def test_weights_match_the_generators_exact_ratio():
+    from domainadapt.datasets import make_gaussian_shift
+
+    source, target, density_ratio = make_gaussian_shift(
+        1000, 1000, n_features=2, shift=1.0, scale=1.0, random_state=0
+    )
+    model = ClassifierDensityRatio(random_state=0).fit(source, target.X)
+    # equal covariances: the log-ratio is linear, so logistic regression is well specified
+    assert spearmanr(model.weights_, density_ratio(source.X)).statistic > 0.95

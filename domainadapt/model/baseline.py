@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from .._domain import Domain
-from ..base import ModelAdapter, _fit_with_weights
+from ..base import ModelAdapter, _fit_with_weights, labelled_training_rows
 
 
 class NoAdaptation(ModelAdapter):
@@ -29,10 +28,5 @@ class NoAdaptation(ModelAdapter):
 
     def _fit(self, source: Domain, target: Domain) -> None:
         est = LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
-        X, y, w = source.X, source.y, source.sample_weight
-        if target.y is not None:
-            X = np.concatenate([X, target.X[target.labelled]])
-            y = np.concatenate([y, target.y[target.labelled]])
-            if w is not None:
-                w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
+        X, y, w = labelled_training_rows(source, target)
         self.estimator_ = _fit_with_weights(clone(est), X.reshape(len(X), -1), y, w)
