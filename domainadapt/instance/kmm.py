@@ -219,7 +219,7 @@ def _kmm_qp(
     max_iter: int,
     tol: float,
 ) -> tuple[np.ndarray, float, int, float]:
-    Xs_t, Xt_t = torch.from_numpy(Xs), torch.from_numpy(Xt)
+    Xs_t, Xt_t = torch.tensor(Xs), torch.tensor(Xt)  # copies: inputs may be read-only views
     K = kernel_matrix(Xs_t, bandwidth=sigma).numpy()
     kappa = kernel_matvec(Xs_t, Xt_t, torch.ones(len(Xt), dtype=torch.float64), bandwidth=sigma)
     kappa = kappa.numpy() * (len(Xs) / len(Xt))
