@@ -100,3 +100,16 @@ def random_subset(n: int, k: int, rng: np.random.RandomState) -> np.ndarray:
     if k >= n:
         return np.arange(n)
     return np.sort(rng.choice(n, size=k, replace=False))
+
+
+#: Default bandwidth grid of KLIEP and (Ru)LSIF: multiples of the median heuristic.
+DEFAULT_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def bandwidth_grid(
+    bandwidths: Any, X: np.ndarray, Y: np.ndarray, rng: np.random.RandomState
+) -> np.ndarray:
+    """The user's ``bandwidths`` grid, or the median heuristic times :data:`DEFAULT_MULTIPLIERS`."""
+    if bandwidths is None:
+        return median_bandwidth(X, Y, seed=rng.randint(2**31 - 1)) * np.asarray(DEFAULT_MULTIPLIERS)
+    return check_grid("bandwidths", bandwidths)

@@ -10,19 +10,17 @@ from sklearn.utils import check_random_state
 from .._domain import Domain
 from ..base import InstanceAdapter
 from ._utils import (
-    check_grid,
+    bandwidth_grid,
     check_int,
     check_positive,
     flatten,
     gaussian_kernel,
-    median_bandwidth,
     random_subset,
 )
 
 __all__ = ["KLIEP"]
 
 #: Default bandwidth grid, as multiples of the median heuristic.
-DEFAULT_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def _kliep_solve(A: np.ndarray, b: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
@@ -132,12 +130,7 @@ class KLIEP(InstanceAdapter):
         tol = check_positive("tol", self.tol)
         Xs, Xt = flatten(source.X), flatten(target.X)
         rng = check_random_state(self.random_state)
-        if self.bandwidths is None:
-            grid = median_bandwidth(Xs, Xt, seed=rng.randint(2**31 - 1)) * np.asarray(
-                DEFAULT_MULTIPLIERS
-            )
-        else:
-            grid = check_grid("bandwidths", self.bandwidths)
+        grid = bandwidth_grid(self.bandwidths, Xs, Xt, rng)
         centers = Xt[random_subset(len(Xt), n_centers, rng)]
         n_t = len(Xt)
         scores = np.full(len(grid), np.nan)

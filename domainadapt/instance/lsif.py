@@ -10,11 +10,17 @@ from sklearn.utils import check_random_state
 
 from .._domain import Domain
 from ..base import InstanceAdapter
-from ._utils import check_grid, check_int, flatten, gaussian_kernel, median_bandwidth, random_subset
+from ._utils import (
+    bandwidth_grid,
+    check_grid,
+    check_int,
+    flatten,
+    gaussian_kernel,
+    random_subset,
+)
 
 __all__ = ["RuLSIF", "ULSIF"]
 
-DEFAULT_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_REGS = (1e-3, 1e-2, 1e-1, 1.0)
 
 
@@ -137,12 +143,7 @@ class RuLSIF(InstanceAdapter):
         regs = check_grid("regs", DEFAULT_REGS if self.regs is None else self.regs)
         Xs, Xt = flatten(source.X), flatten(target.X)
         rng = check_random_state(self.random_state)
-        if self.bandwidths is None:
-            grid = median_bandwidth(Xs, Xt, seed=rng.randint(2**31 - 1)) * np.asarray(
-                DEFAULT_MULTIPLIERS
-            )
-        else:
-            grid = check_grid("bandwidths", self.bandwidths)
+        grid = bandwidth_grid(self.bandwidths, Xs, Xt, rng)
         centers = Xt[random_subset(len(Xt), n_centers, rng)]
         n_s, n_t = len(Xs), len(Xt)
         n_pairs = min(n_s, n_t)
