@@ -7,8 +7,8 @@ neither the runner nor the tests are edited.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .base import BaseAdapter
@@ -20,6 +20,7 @@ BUILTIN_MODULES = (
     "domainadapt.model",
     "domainadapt.instance",
     "domainadapt.feature",
+    "domainadapt.relation",
 )
 
 FAMILIES = ("model", "instance", "feature", "relation")
@@ -47,6 +48,10 @@ class AdapterEntry:
         Include it in ``python -m domainadapt.benchmarks`` by default.
     stochastic : bool
         Results vary with ``random_state`` (the runner then reports std).
+    test_params : dict
+        Parameters set on top of the factory's for the contract test-suite, whose
+        data set has 4 features and a few hundred rows (e.g. a smaller subspace or
+        fewer epochs), so the factory itself can keep the sizes meant for real data.
     """
 
     name: str
@@ -56,10 +61,18 @@ class AdapterEntry:
     contract: bool = True
     benchmark: bool = True
     stochastic: bool = False
+    test_params: Mapping[str, Any] = field(default_factory=dict)
 
     def make(self, estimator: Any = None, random_state: int | None = None) -> BaseAdapter:
         """Build a fresh, unfitted strategy."""
         return self.factory(estimator, random_state)
+
+    def make_for_tests(self, estimator: Any = None, random_state: int | None = None) -> BaseAdapter:
+        """Build the strategy with ``test_params`` applied (the contract suite's sizes)."""
+        adapter = self.factory(estimator, random_state)
+        if self.test_params:
+            adapter.set_params(**self.test_params)
+        return adapter
 
 
 _REGISTRY: dict[str, AdapterEntry] = {}
@@ -74,6 +87,7 @@ def register_adapter(
     contract: bool = True,
     benchmark: bool = True,
     stochastic: bool = False,
+    test_params: Mapping[str, Any] | None = None,
 ) -> AdapterEntry:
     """Register a strategy for the contract tests and the benchmark runner.
 
@@ -81,7 +95,9 @@ def register_adapter(
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}.")
-    entry = AdapterEntry(name, family, factory, description, contract, benchmark, stochastic)
+    entry = AdapterEntry(
+        name, family, factory, description, contract, benchmark, stochastic, dict(test_params or {})
+    )
     _REGISTRY[name] = entry
     return entry
 
