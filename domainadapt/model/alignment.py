@@ -1,0 +1,170 @@
+"""Deep statistic-matching methods: DAN (MK-MMD), JAN (joint MMD) and Deep CORAL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..feature.losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
+from ..training.data import Batch
+from .deep import DeepAdapter
+
+__all__ = ["DAN", "JAN", "DCORAL"]
+
+
+class _AlignmentAdapter(DeepAdapter):
+    """Classification loss plus ``trade_off`` times an alignment of the batch's activations."""
+
+    def __init__(self, trade_off: float = 1.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.trade_off = trade_off
+
+    def _alignment(
+        self, f: Tensor, logits: Tensor, ns: int, batch: Batch, state: Any
+    ) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _training_loss(
+        self, parts: nn.ModuleDict, batch: Batch, state: Any
+    ) -> tuple[Tensor, dict[str, Any]]:
+        t = self.trade_off
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
+            raise ValueError(f"trade_off must be a non-negative number; got {t!r}.")
+        f = parts["features"](torch.cat([batch.source_x, batch.target_x])).flatten(1)
+        logits = parts["classifier"](f)
+        ns = batch.n_source
+        logits_t = logits[ns:] if batch.target_labelled is not None else None
+        cls = self.classification_loss(logits[:ns], batch, logits_t)
+        align = self._alignment(f, logits, ns, batch, state)
+        return cls + t * align, {"classification": cls.detach(), "alignment": align.detach()}
+
+
+class DAN(_AlignmentAdapter):
+    r"""Deep adaptation network: multi-kernel MMD on the last layers.
+
+    .. math:: \min_{F, C}\; \mathcal L_{cls} + \lambda \sum_{l \in \{f, \text{logits}\}}
+              \mathrm{MK\text{-}MMD}^2\big(h^l(X^s), h^l(X^t)\big)
+
+    on the feature layer and (``align_logits=True``) the classifier's outputs,
+    with a family of Gaussian kernels around the median heuristic
+    (:class:`~domainadapt.feature.losses.MMDAlignment`). Source importance weights
+    (``sample_weight``) also weight the source rows of the MMD.
+
+    Parameters
+    ----------
+    trade_off : float, default=1.0
+        :math:`\lambda`.
+    multipliers : sequence of float, default=(0.25, 0.5, 1, 2, 4)
+        Bandwidths of the kernel family relative to the median heuristic.
+    mmd_estimator : {"biased", "unbiased", "linear"}, default="biased"
+        MMD estimator (see :func:`domainadapt.ops.mmd`).
+    align_logits : bool, default=True
+        Also align the classifier outputs (DAN aligns fc6-fc8, the last being the logits).
+    **kwargs
+        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+
+    References
+    ----------
+    M. Long, Y. Cao, J. Wang, M. I. Jordan. "Learning Transferable Features with
+    Deep Adaptation Networks". ICML 2015.
+    """
+
+    def __init__(
+        self,
+        trade_off: float = 1.0,
+        multipliers: Sequence[float] = DAN_MULTIPLIERS,
+        mmd_estimator: str = "biased",
+        align_logits: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(trade_off=trade_off, **kwargs)
+        self.multipliers = multipliers
+        self.mmd_estimator = mmd_estimator
+        self.align_logits = align_logits
+
+    def _alignment(self, f: Tensor, logits: Tensor, ns: int, batch: Batch, state: Any) -> Tensor:
+        loss = MMDAlignment(multipliers=self.multipliers, estimator=self.mmd_estimator)
+        S, T = [f[:ns]], [f[ns:]]
+        if self.align_logits:
+            S.append(logits[:ns])
+            T.append(logits[ns:])
+        return loss(S, T, source_weights=batch.source_weight, group=state.group)
+
+
+class JAN(_AlignmentAdapter):
+    r"""Joint adaptation network: joint MMD of the features and the softmax outputs.
+
+    .. math:: \min_{F, C}\; \mathcal L_{cls} + \lambda\,
+              \mathrm{JMMD}^2\big((f^s, g^s), (f^t, g^t)\big),\qquad g = \mathrm{softmax}(C(f))
+
+    with a Gaussian kernel family on the features and one Gaussian kernel on the
+    softmax outputs (:class:`~domainadapt.feature.losses.JointMMDAlignment`).
+
+    Parameters
+    ----------
+    trade_off : float, default=1.0
+    multipliers : sequence of float, default=(0.25, 0.5, 1, 2, 4)
+        Kernel family of the feature layer (the softmax layer uses one kernel at the
+        median heuristic).
+    **kwargs
+        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+
+    References
+    ----------
+    M. Long, H. Zhu, J. Wang, M. I. Jordan. "Deep Transfer Learning with Joint
+    Adaptation Networks". ICML 2017.
+    """
+
+    def __init__(
+        self, trade_off: float = 1.0, multipliers: Sequence[float] = DAN_MULTIPLIERS, **kwargs: Any
+    ):
+        super().__init__(trade_off=trade_off, **kwargs)
+        self.multipliers = multipliers
+
+    def _alignment(self, f: Tensor, logits: Tensor, ns: int, batch: Batch, state: Any) -> Tensor:
+        g = F.softmax(logits.float(), dim=1)
+        loss = JointMMDAlignment(multipliers=(tuple(self.multipliers), (1.0,)))
+        return loss(
+            [f[:ns], g[:ns]],
+            [f[ns:], g[ns:]],
+            source_weights=batch.source_weight,
+            group=state.group,
+        )
+
+
+class DCORAL(_AlignmentAdapter):
+    r"""Deep CORAL: match the covariances of source and target activations.
+
+    .. math:: \min_{F, C}\; \mathcal L_{cls} + \lambda\, \frac{1}{4d^2}\|C_S - C_T\|_F^2
+
+    on the classifier's outputs (``layer="logits"``, the paper's fc8) or on the
+    features (``layer="features"``).
+
+    Parameters
+    ----------
+    trade_off : float, default=1.0
+        :math:`\lambda` (the paper picks it so both terms are of the same size at the
+        end of training).
+    layer : {"logits", "features"}, default="logits"
+    **kwargs
+        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+
+    References
+    ----------
+    B. Sun, K. Saenko. "Deep CORAL: Correlation Alignment for Deep Domain
+    Adaptation". ECCV 2016 Workshops.
+    """
+
+    def __init__(self, trade_off: float = 1.0, layer: str = "logits", **kwargs: Any):
+        super().__init__(trade_off=trade_off, **kwargs)
+        self.layer = layer
+
+    def _alignment(self, f: Tensor, logits: Tensor, ns: int, batch: Batch, state: Any) -> Tensor:
+        if self.layer not in ("logits", "features"):
+            raise ValueError(f"layer must be 'logits' or 'features'; got {self.layer!r}.")
+        h = logits if self.layer == "logits" else f
+        return coral_loss(h[:ns], h[ns:], group=state.group)

@@ -1,0 +1,118 @@
+"""Domain-adversarial neural network (DANN)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops import ReversalSchedule, gradient_reverse
+from ..training.data import Batch
+from ..training.networks import Discriminator
+from .deep import DeepAdapter
+
+__all__ = ["DANN"]
+
+
+def check_reversal_params(trade_off: Any, gamma: Any) -> None:
+    for name, v in (("trade_off", trade_off), ("reversal_gamma", gamma)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"{name} must be a positive number; got {v!r}.")
+
+
+class DANN(DeepAdapter):
+    r"""Domain-adversarial training: features that a domain discriminator cannot tell apart.
+
+    .. math:: \min_{F, C}\max_{D}\; \mathcal L_{cls}(C \circ F)
+              - \lambda_p\, \mathcal L_{dom}(D \circ F),\qquad
+              \lambda_p = \lambda\Big(\frac{2}{1 + e^{-\gamma p}} - 1\Big)
+
+    trained in one step per batch through a gradient-reversal layer between the
+    features and the discriminator; :math:`\mathcal L_{dom}` is the binary
+    cross-entropy of the discriminator (source = 1, target = 0) and :math:`p` the
+    training progress. The discriminator ends in a single logit (a sigmoid, not a
+    one-unit softmax, which would pass no gradient).
+
+    Parameters
+    ----------
+    trade_off : float, default=1.0
+        :math:`\lambda`, the final reversal coefficient.
+    reversal_gamma : float, default=10.0
+        :math:`\gamma` of the schedule (the paper's value).
+    discriminator_hidden_sizes : sequence of int, default=(64,)
+        Hidden layers of the discriminator MLP.
+    **kwargs
+        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+
+    References
+    ----------
+    Y. Ganin, E. Ustinova, H. Ajakan, P. Germain, H. Larochelle, F. Laviolette,
+    M. Marchand, V. Lempitsky. "Domain-Adversarial Training of Neural Networks".
+    JMLR 17(59), 2016.
+    """
+
+    def __init__(
+        self,
+        trade_off: float = 1.0,
+        reversal_gamma: float = 10.0,
+        discriminator_hidden_sizes: Sequence[int] = (64,),
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.trade_off = trade_off
+        self.reversal_gamma = reversal_gamma
+        self.discriminator_hidden_sizes = discriminator_hidden_sizes
+
+    def _discriminator_input_dim(self, feature_dim: int, n_classes: int) -> int:
+        return feature_dim
+
+    def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
+        check_reversal_params(self.trade_off, self.reversal_gamma)
+        features, dim = self._build_features(input_shape)
+        return {
+            "features": features,
+            "classifier": nn.Linear(dim, n_classes),
+            "discriminator": Discriminator(
+                self._discriminator_input_dim(dim, n_classes), self.discriminator_hidden_sizes
+            ),
+        }
+
+    def _make_reversal_schedule(self, max_steps: int) -> ReversalSchedule:
+        return ReversalSchedule(
+            max_steps=max_steps, gamma=float(self.reversal_gamma), max_coeff=float(self.trade_off)
+        )
+
+    @staticmethod
+    def domain_loss(
+        scores: Tensor, n_source: int, weights: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Binary cross-entropy of the discriminator (source rows first, label 1) and its accuracy."""
+        labels = torch.zeros_like(scores, dtype=torch.float32)
+        labels[:n_source] = 1.0
+        loss = F.binary_cross_entropy_with_logits(
+            scores.float(),
+            labels,
+            weight=weights,
+            reduction="sum" if weights is not None else "mean",
+        )
+        acc = ((scores.detach() > 0).float() == labels).float().mean()
+        return loss, acc
+
+    def _training_loss(
+        self, parts: nn.ModuleDict, batch: Batch, state: Any
+    ) -> tuple[Tensor, dict[str, Any]]:
+        f = parts["features"](torch.cat([batch.source_x, batch.target_x]))
+        logits = parts["classifier"](f)
+        ns = batch.n_source
+        logits_t = logits[ns:] if batch.target_labelled is not None else None
+        cls = self.classification_loss(logits[:ns], batch, logits_t)
+        scores = parts["discriminator"](gradient_reverse(f.flatten(1), state.reversal.coeff))
+        dom, acc = self.domain_loss(scores, ns)
+        return cls + dom, {
+            "classification": cls.detach(),
+            "domain": dom.detach(),
+            "domain_acc": acc,
+        }

@@ -1,0 +1,346 @@
+"""Fine-tuning a (pre)trained network on the labelled target rows, with L2-SP."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .._domain import Domain
+from ..training.data import ArrayData, Batch
+from .deep import DeepAdapter
+from .source_only import SourceOnly
+
+__all__ = ["FineTuning"]
+
+
+def _patterns(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    try:
+        out = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a pattern or a sequence of patterns; got {value!r}."
+        ) from None
+    if not all(isinstance(p, str) for p in out):
+        raise TypeError(f"{name} must hold fnmatch patterns (strings); got {value!r}.")
+    return out
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+class _Reference(nn.Module):
+    """The starting weights of L2-SP (buffers) and which tensors were pretrained."""
+
+    def __init__(self, named: dict[str, Tensor]):
+        super().__init__()
+        self.names = list(named)
+        for i, (_, t) in enumerate(named.items()):
+            self.register_buffer(f"w{i}", torch.zeros_like(t))
+            self.register_buffer(f"shared{i}", torch.zeros(()))
+
+    def set(self, name: str, value: Tensor) -> None:
+        i = self.names.index(name)
+        getattr(self, f"w{i}").copy_(value.detach())
+        getattr(self, f"shared{i}").fill_(1.0)
+
+    def items(self):  # (name, start weight, shared flag)
+        for i, n in enumerate(self.names):
+            yield n, getattr(self, f"w{i}"), getattr(self, f"shared{i}")
+
+
+class FineTuning(DeepAdapter):
+    r"""Fine-tune a starting model on the labelled target rows, regularised toward it (L2-SP).
+
+    .. math:: \min_w\; \frac{1}{|L|}\sum_{j\in L} \ell(x^t_j, y^t_j)
+              + \frac{\alpha}{2}\|w_S - w_S^0\|_2^2 + \frac{\beta}{2}\|w_{\bar S}\|_2^2
+
+    where :math:`w_S` are the weights that come from the starting point (the
+    pretrained network, or the source model with ``pretrain_on_source=True``),
+    :math:`w^0_S` their starting values and :math:`w_{\bar S}` the new ones (a new
+    classification head). Layers can be frozen, get their own learning rate, and be
+    unfrozen gradually.
+
+    Parameters
+    ----------
+    pretrained : nn.Module, str or path, optional
+        The starting point: a feature extractor (``nn.Module``, copied: it replaces
+        ``network``), or a file holding a state dict of the parts (keys
+        ``"features.*"`` and optionally ``"classifier.*"``, e.g.
+        ``torch.save(adapter.parts_.state_dict(), path)``) or a
+        :meth:`DeepAdapter.save` file; files are read with ``weights_only=True``,
+        and tensors whose shape differs (a head for other classes) stay new.
+    pretrain_on_source : bool, default=False
+        First train on the labelled source (a :class:`SourceOnly` run with the same
+        settings and ``pretrain_epochs``), then fine-tune that model on the target.
+    pretrain_epochs : int, optional
+        Epochs of the source stage (default: ``n_epochs``).
+    freeze : str or sequence of str, optional
+        fnmatch patterns of parameter names kept fixed, e.g. ``"features.*"``
+        (names as in ``parts_.named_parameters()``: ``"features.layers.1.weight"``,
+        ``"classifier.bias"``).
+    lr_groups : dict of pattern -> float, optional
+        Learning rate of the parameters matching each pattern (first match wins;
+        others use ``lr``), e.g. ``{"features.*": 1e-4}``.
+    unfreeze_schedule : dict of int -> patterns, optional
+        At the start of epoch ``k`` (0-based), unfreeze the frozen parameters matching
+        the patterns (gradual unfreezing, Howard & Ruder 2018).
+    l2sp_alpha : float, default=0.01
+        :math:`\alpha`, pull of the shared weights toward their start.
+    l2sp_beta : float, default=0.01
+        :math:`\beta`, weight decay of the new weights.
+    **kwargs
+        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+
+    Notes
+    -----
+    Without ``pretrained`` and without ``pretrain_on_source`` the network starts
+    from its random initialisation (then :math:`\alpha` has nothing to pull toward
+    and every weight is "new"). Training needs labelled target rows, except after
+    source pretraining (then the source model is returned, with a warning).
+
+    References
+    ----------
+    X. Li, Y. Grandvalet, F. Davoine. "Explicit Inductive Bias for Transfer Learning
+    with Convolutional Networks". ICML 2018 (L2-SP).
+    J. Howard, S. Ruder. "Universal Language Model Fine-tuning for Text
+    Classification". ACL 2018 (gradual unfreezing).
+    """
+
+    def __init__(
+        self,
+        pretrained: nn.Module | str | Path | None = None,
+        pretrain_on_source: bool = False,
+        pretrain_epochs: int | None = None,
+        freeze: str | Sequence[str] | None = None,
+        lr_groups: Mapping[str, float] | None = None,
+        unfreeze_schedule: Mapping[int, str | Sequence[str]] | None = None,
+        l2sp_alpha: float = 0.01,
+        l2sp_beta: float = 0.01,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.pretrained = pretrained
+        self.pretrain_on_source = pretrain_on_source
+        self.pretrain_epochs = pretrain_epochs
+        self.freeze = freeze
+        self.lr_groups = lr_groups
+        self.unfreeze_schedule = unfreeze_schedule
+        self.l2sp_alpha = l2sp_alpha
+        self.l2sp_beta = l2sp_beta
+
+    # ------------------------------------------------------------------ parts
+    def _start_state(self) -> dict[str, Tensor]:
+        """State dict (part-prefixed keys) of the starting point, or {}."""
+        state = getattr(self, "_source_state", None)
+        if state is not None:
+            return state
+        p = self.pretrained
+        if p is None or isinstance(p, nn.Module) or getattr(self, "_loading", False):
+            return {}
+        if not isinstance(p, (str, Path)):
+            raise TypeError(
+                f"pretrained must be an nn.Module, a file path or None; got {type(p).__name__}."
+            )
+        if not Path(p).is_file():
+            raise ValueError(f"pretrained file {p} does not exist.")
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "parts" in state and "format" in state:
+            state = {f"{k}.{n}": t for k, sd in state["parts"].items() for n, t in sd.items()}
+        if not isinstance(state, Mapping) or not all(isinstance(t, Tensor) for t in state.values()):
+            raise ValueError(
+                f"pretrained file {p} must hold a state dict (name -> tensor) of the parts."
+            )
+        return dict(state)
+
+    def _build_features(self, input_shape: tuple[int, ...]) -> tuple[nn.Module, int]:
+        if isinstance(self.pretrained, nn.Module):
+            saved = self.network
+            self.network = self.pretrained
+            try:
+                return super()._build_features(input_shape)
+            finally:
+                self.network = saved
+        return super()._build_features(input_shape)
+
+    def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
+        for name in ("l2sp_alpha", "l2sp_beta"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"{name} must be a non-negative number; got {v!r}.")
+        parts = nn.ModuleDict(super()._build_parts(input_shape, n_classes))
+        start = self._start_state()
+        named = dict(parts.named_parameters())
+        shared = set()
+        if isinstance(self.pretrained, nn.Module) and not start:
+            shared = {n for n in named if n.startswith("features.")}
+        with torch.no_grad():
+            for n, t in start.items():
+                if n in named and named[n].shape == t.shape:
+                    named[n].copy_(t)
+                    shared.add(n)
+            own = parts.state_dict()
+            for n, t in start.items():  # buffers (e.g. batch-norm statistics)
+                if n not in named and n in own and own[n].shape == t.shape:
+                    own[n].copy_(t)
+        if start and not shared:
+            raise ValueError(
+                "pretrained holds no tensor matching the model (names such as "
+                f"{sorted(named)[:3]} were expected)."
+            )
+        ref = _Reference(named)
+        for n in shared:
+            ref.set(n, named[n])
+        out = dict(parts.items())
+        out["reference"] = ref
+        return out
+
+    def _param_groups(self, parts: nn.ModuleDict) -> dict[str, list[dict[str, Any]]]:
+        lr_groups = dict(self.lr_groups or {})
+        for pat, lr in lr_groups.items():
+            if (
+                not isinstance(pat, str)
+                or isinstance(lr, bool)
+                or not isinstance(lr, (int, float))
+                or not lr > 0
+            ):
+                raise ValueError(
+                    f"lr_groups must map fnmatch patterns to positive floats; got {pat!r}: {lr!r}."
+                )
+        groups: dict[Any, list[Tensor]] = {}
+        for n, p in parts.named_parameters():
+            if n.startswith("reference."):
+                continue
+            lr = next((v for pat, v in lr_groups.items() if fnmatch.fnmatchcase(n, pat)), None)
+            groups.setdefault(lr, []).append(p)
+        out = []
+        for lr, params in groups.items():
+            g: dict[str, Any] = {"params": params}
+            if lr is not None:
+                g["lr"] = float(lr)
+            out.append(g)
+        return {"main": out}
+
+    def _apply_freezing(self, parts: nn.ModuleDict, epoch: int) -> None:
+        frozen = _patterns("freeze", self.freeze)
+        unfrozen: list[str] = []
+        for k, pats in sorted((self.unfreeze_schedule or {}).items()):
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise ValueError(f"unfreeze_schedule keys must be epochs (ints >= 0); got {k!r}.")
+            if epoch >= k:
+                unfrozen += _patterns("unfreeze_schedule", pats)
+        for n, p in parts.named_parameters():
+            p.requires_grad_(not (_matches(n, frozen) and not _matches(n, unfrozen)))
+
+    def _make_parts(self, input_shape: tuple[int, ...], n_classes: int) -> nn.ModuleDict:
+        parts = super()._make_parts(input_shape, n_classes)
+        self._apply_freezing(parts, 0)
+        return parts
+
+    def _predict_logits(self, parts: nn.ModuleDict, x: Tensor) -> Tensor:
+        return parts["classifier"](parts["features"](x))
+
+    # ------------------------------------------------------------------ training
+    def _l2sp(self, parts: nn.ModuleDict) -> Tensor:
+        named = dict(parts.named_parameters())
+        total_s = total_n = None
+        for n, w0, flag in parts["reference"].items():
+            w = named[n]
+            if not w.requires_grad:
+                continue
+            if float(flag) > 0:
+                d = ((w - w0) ** 2).sum()
+                total_s = d if total_s is None else total_s + d
+            else:
+                d = (w**2).sum()
+                total_n = d if total_n is None else total_n + d
+        zero = next(iter(named.values())).new_zeros(())
+        total_s = zero if total_s is None else total_s
+        total_n = zero if total_n is None else total_n
+        return 0.5 * self.l2sp_alpha * total_s + 0.5 * self.l2sp_beta * total_n
+
+    def _training_step(self, parts: nn.ModuleDict, batch: Batch, state: Any) -> dict[str, Any]:
+        self._apply_freezing(parts, state.epoch)
+        return super()._training_step(parts, batch, state)
+
+    def _training_loss(
+        self, parts: nn.ModuleDict, batch: Batch, state: Any
+    ) -> tuple[Tensor, dict[str, Any]]:
+        # the engine's "source" rows are the labelled target rows here
+        cls = self.classification_loss(
+            parts["classifier"](parts["features"](batch.source_x)), batch
+        )
+        reg = self._l2sp(parts)
+        return cls + reg, {"classification": cls.detach(), "l2sp": reg.detach()}
+
+    def _fit(self, source: Domain, target: Domain) -> None:
+        labelled = target.labelled if target.y is not None else np.zeros(len(target.X), bool)
+        if not labelled.any() and not self.pretrain_on_source:
+            raise ValueError(
+                "FineTuning needs labelled target rows (target y with labels, -1 for the "
+                "unlabelled ones) or pretrain_on_source=True."
+            )
+        self._source_state = None
+        try:
+            if self.pretrain_on_source:
+                base_params = {
+                    k: v
+                    for k, v in self.get_params(deep=False).items()
+                    if k in DeepAdapter._get_param_names()
+                }
+                base_params.update(
+                    checkpoint_dir=None, resume=False, callbacks=None, estimator=None
+                )
+                if self.pretrain_epochs is not None:
+                    base_params["n_epochs"] = self.pretrain_epochs
+                if isinstance(self.pretrained, nn.Module):
+                    base_params["network"] = self.pretrained
+                stage = SourceOnly(**base_params)
+                y_all = np.unique(
+                    np.concatenate([source.y, target.y[labelled]]) if labelled.any() else source.y
+                )
+                stage.fit((source.X, source.y, source.sample_weight), Domain(target.X))
+                state = {k: v.detach().cpu().clone() for k, v in stage.parts_.state_dict().items()}
+                if len(stage.classes_) != len(y_all):  # the head cannot be reused
+                    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+                self._source_state = state
+                self.source_model_ = stage
+                if not labelled.any():
+                    warnings.warn(
+                        "FineTuning: no labelled target row; the source-pretrained model is used "
+                        "as is.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    self.classes_ = stage.classes_
+                    self.parts_ = copy.deepcopy(stage.parts_)
+                    self.n_classes_ = stage.n_classes_
+                    self.input_shape_ = stage.input_shape_
+                    self.history_ = []
+                    self.n_iter_ = 0
+                    self.n_epochs_ = 0
+                    self.callbacks_ = []
+                    return
+            classes = np.unique(np.concatenate([source.y, target.y[labelled]]))
+            self.classes_ = classes
+            y_t = np.searchsorted(classes, target.y[labelled])
+            self._train(
+                ArrayData(target.X[labelled], y_t),
+                ArrayData(target.X),
+                len(classes),
+                target.X.shape[1:],
+            )
+        finally:
+            self._source_state = None

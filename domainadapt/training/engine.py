@@ -1,0 +1,527 @@
+"""The one training loop of every deep strategy.
+
+:class:`Trainer` owns everything that is not a method's loss: optimisers, the
+learning-rate schedule, device placement, mixed precision, the gradient-reversal
+schedule, distributed gradient averaging, the progress bar, callbacks,
+checkpoints and ``history_``. A method (a :class:`~domainadapt.model.deep.DeepAdapter`
+subclass) provides its parts and its loss; see that class for the extension points.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops import ReversalSchedule
+from .callbacks import Checkpoint, load_checkpoint
+from .data import ArrayData, Batch, DatasetData, EpochPlan, LoaderData, _Cycle, epoch_batches
+from .distributed import DistributedContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.deep import DeepAdapter
+
+__all__ = ["Trainer", "TrainState", "lr_factor", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = 1
+LR_SCHEDULES = (None, "inverse", "cosine")
+
+
+def lr_factor(schedule: str | None, progress: float) -> float:
+    """Learning-rate multiplier at training progress ``p`` in [0, 1].
+
+    ``"inverse"``: :math:`(1 + 10p)^{-0.75}` (Ganin et al., JMLR 2016; Long et al.,
+    NeurIPS 2018); ``"cosine"``: :math:`(1 + \\cos \\pi p)/2`; ``None``: 1.
+    """
+    if schedule is None:
+        return 1.0
+    if schedule == "inverse":
+        return (1.0 + 10.0 * progress) ** -0.75
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {schedule!r}.")
+
+
+class TrainState:
+    """What a method sees besides its parts and the batch.
+
+    Attributes
+    ----------
+    step : int
+        Optimisation iterations (batches) done so far.
+    epoch : int
+        Epochs completed so far (the current epoch is ``epoch + 1``).
+    max_steps : int
+        Total iterations of the run.
+    progress : float
+        ``step / max_steps`` in [0, 1].
+    n_classes : int
+    device : torch.device
+    reversal : ReversalSchedule or None
+        The adapter's gradient-reversal schedule; the engine steps it once per
+        iteration. Read ``reversal.coeff``.
+    group : ProcessGroup or None
+        The ``torch.distributed`` group when training is distributed: pass it as
+        ``group=`` to batch-level losses (MMD, CORAL) so they see the global batch.
+    world_size, rank : int
+    generator : torch.Generator
+        A CPU generator seeded from ``random_state`` for a method's own sampling.
+    """
+
+    def __init__(self, trainer: Trainer):
+        self._trainer = trainer
+
+    @property
+    def step(self) -> int:
+        return self._trainer.step
+
+    @property
+    def epoch(self) -> int:
+        return self._trainer.epoch
+
+    @property
+    def max_steps(self) -> int:
+        return self._trainer.max_steps
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self._trainer.step / max(1, self._trainer.max_steps))
+
+    @property
+    def n_classes(self) -> int:
+        return self._trainer.n_classes
+
+    @property
+    def device(self) -> torch.device:
+        return self._trainer.device
+
+    @property
+    def reversal(self) -> ReversalSchedule | None:
+        return self._trainer.reversal
+
+    @property
+    def group(self) -> Any:
+        return self._trainer.dist.group
+
+    @property
+    def world_size(self) -> int:
+        return self._trainer.dist.world_size
+
+    @property
+    def rank(self) -> int:
+        return self._trainer.dist.rank
+
+    @property
+    def generator(self) -> torch.Generator:
+        return self._trainer.method_generator
+
+    def optimize(
+        self, loss: Tensor, optimizers: str | Sequence[str] = "main", retain_graph: bool = False
+    ) -> None:
+        """Back-propagate ``loss`` and step the named optimisers (for multi-step methods)."""
+        self._trainer.optimize(loss, optimizers, retain_graph=retain_graph)
+
+
+class Trainer:
+    """Runs the training of one :class:`~domainadapt.model.deep.DeepAdapter`.
+
+    Built by ``DeepAdapter.fit``; it is handed to callbacks, which may read
+    ``step``, ``epoch``, ``history``, ``parts``, ``adapter`` and set
+    ``stop_training``.
+    """
+
+    def __init__(
+        self,
+        adapter: DeepAdapter,
+        parts: nn.ModuleDict,
+        source: ArrayData | DatasetData | LoaderData,
+        target: ArrayData | DatasetData | LoaderData,
+        *,
+        n_classes: int,
+        n_epochs: int,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        callbacks: list[Any],
+        dist_ctx: DistributedContext,
+        validation: ArrayData | None = None,
+    ):
+        self.adapter = adapter
+        self.parts = parts
+        self.source, self.target = source, target
+        self.validation = validation
+        self.n_classes = n_classes
+        self.n_epochs = n_epochs
+        self.device = device
+        self.callbacks = callbacks
+        self.dist = dist_ctx
+        self.seed = seed
+        self.plan = EpochPlan(
+            len(source) if not isinstance(source, LoaderData) else 0,
+            len(target) if not isinstance(target, LoaderData) else 0,
+            batch_size,
+            seed + 1,
+            rank=dist_ctx.rank,
+            world_size=dist_ctx.world_size,
+        )
+        if isinstance(source, LoaderData):
+            if source.n_batches is None:
+                raise ValueError("source DataLoader must have a length (len(loader)).")
+            self.steps_per_epoch = source.n_batches
+        else:
+            self.steps_per_epoch = self.plan.steps_per_epoch
+        self.max_steps = self.steps_per_epoch * n_epochs
+        self.target_cycle = _Cycle(target) if isinstance(target, LoaderData) else None
+        self.method_generator = torch.Generator().manual_seed(seed + 3)
+        self.step = 0
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.history: list[dict[str, float]] = []
+        self.stop_training = False
+        self.state = TrainState(self)
+        self.reversal = adapter._make_reversal_schedule(self.max_steps)
+        self._epoch_start_plan = self.plan.state_dict()
+        self._running: dict[str, Tensor] = {}
+        self._in_step = False
+        self._build_optimizers()
+        amp = adapter.mixed_precision
+        self.autocast_dtype = None
+        if amp:
+            self.autocast_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if amp and device.type == "cuda" else None
+
+    # ------------------------------------------------------------------ optimisers
+    def _build_optimizers(self) -> None:
+        adapter = self.adapter
+        groups = adapter._param_groups(self.parts)
+        if not isinstance(groups, dict) or not groups:
+            raise TypeError("_param_groups must return a non-empty dict name -> param groups.")
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for name, pgroups in groups.items():
+            pgroups = [g if isinstance(g, dict) else {"params": list(g)} for g in pgroups]
+            pgroups = [dict(g, params=list(g["params"])) for g in pgroups]
+            pgroups = [g for g in pgroups if g["params"]]
+            if not pgroups:
+                raise ValueError(f"optimiser {name!r} has no trainable parameter.")
+            self.optimizers[name] = make_optimizer(
+                adapter.optimizer, pgroups, adapter.lr, adapter.weight_decay, adapter.momentum
+            )
+            for g in self.optimizers[name].param_groups:
+                g["initial_lr"] = g["lr"]
+
+    def _set_lr(self) -> None:
+        f = lr_factor(self.adapter.lr_schedule, self.state.progress)
+        for opt in self.optimizers.values():
+            for g in opt.param_groups:
+                g["lr"] = g["initial_lr"] * f
+
+    @property
+    def current_lr(self) -> float:
+        return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
+
+    def optimize(
+        self, loss: Tensor, names: str | Sequence[str], retain_graph: bool = False
+    ) -> None:
+        if isinstance(names, str):
+            names = (names,)
+        try:
+            opts = [self.optimizers[n] for n in names]
+        except KeyError as exc:
+            raise KeyError(
+                f"no optimiser named {exc.args[0]!r}; _param_groups defined {sorted(self.optimizers)}"
+            ) from None
+        if not isinstance(loss, Tensor) or loss.dim() != 0:
+            raise TypeError("the training loss must be a 0-dim tensor.")
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, enabled=False):
+            (self.scaler.scale(loss) if self.scaler is not None else loss).backward(
+                retain_graph=retain_graph
+            )
+        params = [p for opt in opts for g in opt.param_groups for p in g["params"]]
+        if self.dist.world_size > 1:
+            self.dist.average_gradients(params)
+        clip = self.adapter.max_grad_norm
+        if self.scaler is not None:
+            if clip is not None:
+                for opt in opts:
+                    self.scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            for opt in opts:
+                self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            for opt in opts:
+                opt.step()
+
+    # ------------------------------------------------------------------ state
+    def parts_state_dict(self) -> dict[str, Any]:
+        return {k: v.state_dict() for k, v in self.parts.items()}
+
+    def load_parts_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in self.parts.items():
+            v.load_state_dict(state[k])
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "adapter": type(self.adapter).__name__,
+            "max_steps": int(self.max_steps),
+            "steps_per_epoch": int(self.steps_per_epoch),
+            "n_epochs": int(self.n_epochs),
+            "world_size": int(self.dist.world_size),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The full training state, as tensors and plain containers (``weights_only``-safe)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "meta": self._meta(),
+            "parts": self.parts_state_dict(),
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "reversal": self.reversal.state_dict() if self.reversal is not None else {},
+            "epoch": int(self.epoch),
+            "step": int(self.step),
+            "step_in_epoch": int(self.step_in_epoch),
+            "plan": self._epoch_start_plan,
+            "method_generator": self.method_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "history": [dict(r) for r in self.history],
+            "running": {k: float(v) for k, v in self._running.items()},
+            "callbacks": [
+                cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks
+            ],
+            "stop_training": bool(self.stop_training),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"unknown checkpoint format {state.get('format')!r}.")
+        meta, mine = state["meta"], self._meta()
+        for key in ("adapter", "max_steps", "steps_per_epoch", "world_size"):
+            if meta[key] != mine[key]:
+                raise ValueError(
+                    f"the checkpoint does not match this run: {key} is {meta[key]!r} there and "
+                    f"{mine[key]!r} here (same adapter, n_epochs, batch size and data needed)."
+                )
+        self.load_parts_state_dict(state["parts"])
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])
+        if self.scaler is not None and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        if self.reversal is not None and state["reversal"]:
+            self.reversal.load_state_dict(state["reversal"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.step_in_epoch = int(state["step_in_epoch"])
+        self._epoch_start_plan = state["plan"]
+        self.plan.load_state_dict(state["plan"])
+        self.method_generator.set_state(state["method_generator"])
+        self.history = [dict(r) for r in state["history"]]
+        self._running = {
+            k: torch.tensor(v, dtype=torch.float64, device=self.device)
+            for k, v in state["running"].items()
+        }
+        for cb, cs in zip(self.callbacks, state["callbacks"]):
+            if hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(cs)
+        self.stop_training = bool(state["stop_training"])
+        self._resume_rng = (state["torch_rng"], state["cuda_rng"])
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_rows(self, data: Any, max_rows: int) -> list[tuple[Tensor, Tensor | None]]:
+        if isinstance(data, LoaderData):
+            out, n = [], 0
+            for x, y, _ in data:
+                out.append((x, y))
+                n += len(x)
+                if n >= max_rows:
+                    break
+            return out
+        n = len(data)
+        idx = torch.linspace(0, n - 1, min(n, max_rows)).round().long().unique()
+        x, y, _ = data.fetch(idx)
+        return [(x, y)]
+
+    @torch.no_grad()
+    def _logits(self, x: Tensor) -> Tensor:
+        was = self.parts.training
+        self.parts.eval()
+        try:
+            with self.autocast():
+                out = self.adapter._predict_logits(self.parts, x.to(self.device))
+        finally:
+            self.parts.train(was)
+        return out.float()
+
+    def target_entropy(self, max_rows: int = 2048) -> float:
+        """Mean prediction entropy on (a fixed subset of) the target rows."""
+        total, n = 0.0, 0
+        for x, _ in self._eval_rows(self.target, max_rows):
+            logp = F.log_softmax(self._logits(x), dim=1)
+            total += float(-(logp.exp() * logp).sum(1).sum())
+            n += len(x)
+        return total / max(n, 1)
+
+    def source_loss(self, max_rows: int = 2048, validation: bool = False) -> float:
+        """Cross-entropy on (a fixed subset of) the training source rows, or on the
+        held-out ones (``validation=True``), in evaluation mode."""
+        data = self.source
+        if validation:
+            if self.validation is None:
+                raise ValueError(
+                    "no held-out source rows: give EarlyStopping(validation_fraction=...) "
+                    "with array inputs."
+                )
+            data = self.validation
+        total, n = 0.0, 0
+        for x, y in self._eval_rows(data, max_rows):
+            total += float(F.cross_entropy(self._logits(x), y.to(self.device), reduction="sum"))
+            n += len(x)
+        return total / max(n, 1)
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    # ------------------------------------------------------------------ loop
+    def _checkpoints(self) -> list[Checkpoint]:
+        return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
+
+    def resume_from(self, path: str | Path) -> None:
+        self.load_state_dict(load_checkpoint(path))
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def _progress_bar(self):
+        show = self.adapter.progress
+        if show is None:
+            show = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        if not show or self.dist.rank != 0:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=self.max_steps,
+            initial=self.step,
+            desc=type(self.adapter).__name__,
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    def run(self) -> list[dict[str, float]]:
+        """Train until ``n_epochs`` or a callback stops; returns the history."""
+        rng = getattr(self, "_resume_rng", None)
+        if rng is not None:
+            torch.set_rng_state(rng[0])
+            if self.device.type == "cuda" and rng[1]:
+                torch.cuda.set_rng_state_all(rng[1])
+        self._call("on_fit_start")
+        bar = self._progress_bar()
+        try:
+            while self.epoch < self.n_epochs and not self.stop_training:
+                self._run_epoch(bar)
+        except KeyboardInterrupt:
+            if not self._in_step and self.dist.rank == 0:
+                for cb in self._checkpoints():
+                    cb.save(self)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self._call("on_fit_end")
+        return self.history
+
+    def _run_epoch(self, bar: Any) -> None:
+        skip = self.step_in_epoch
+        if skip == 0:
+            self._epoch_start_plan = self.plan.state_dict()
+            self._running = {}
+        t0 = time.perf_counter()
+        parts, adapter, state = self.parts, self.adapter, self.state
+        parts.train()
+        for batch in epoch_batches(
+            self.plan,
+            self.source,
+            self.target,
+            self.n_classes,
+            adapter.num_workers,
+            skip=skip,
+            target_cycle=self.target_cycle,
+        ):
+            batch = batch.to(self.device, non_blocking=True)
+            self._set_lr()
+            self._in_step = True
+            with self.autocast():
+                logs = adapter._training_step(parts, batch, state)
+            if self.reversal is not None:
+                self.reversal.step()
+            self.step += 1
+            self.step_in_epoch += 1
+            self._in_step = False
+            for k, v in logs.items():
+                v = torch.as_tensor(v).detach().to(self.device, torch.float64)
+                self._running[k] = self._running[k] + v if k in self._running else v
+            self._call("on_step_end", logs)
+            if bar is not None:
+                bar.update(1)
+                if self.step % 10 == 0 or self.step_in_epoch == self.steps_per_epoch:
+                    n = self.step_in_epoch
+                    bar.set_postfix({k: f"{float(v) / n:.4g}" for k, v in self._running.items()})
+        n = max(self.step_in_epoch, 1)
+        record: dict[str, float] = {"epoch": self.epoch + 1, "step": self.step}
+        means = {k: float(v) / n for k, v in self._running.items()}
+        if self.dist.world_size > 1:
+            means = self.dist.mean_of(means)
+        record.update(means)
+        record["lr"] = self.current_lr
+        record["time"] = time.perf_counter() - t0
+        if any(not math.isfinite(v) for v in means.values()):
+            raise FloatingPointError(
+                f"{type(adapter).__name__}: training diverged at epoch {self.epoch + 1} "
+                f"(losses {means}); lower lr or enable max_grad_norm."
+            )
+        self._call("on_epoch_end", record)
+        self.history.append(record)
+        self.epoch += 1
+        self.step_in_epoch = 0
+        self._running = {}
+        self._epoch_start_plan = self.plan.state_dict()
+        if self.dist.rank == 0:
+            for cb in self._checkpoints():
+                cb.on_epoch_saved(self)
+
+
+def make_optimizer(
+    name: str, groups: list[dict[str, Any]], lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
+    """``"adam"``, ``"adamw"`` or ``"sgd"`` (with ``momentum``, Nesterov off)."""
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd'; got {name!r}.")
+
+
+def default_source_loss(logits: Tensor, batch: Batch) -> Tensor:
+    """Importance-weighted cross-entropy on the source rows: :math:`\\frac1b\\sum_i w_i\\,\\ell_i`."""
+    ce = F.cross_entropy(logits.float(), batch.source_y, reduction="none")
+    if batch.source_weight is not None:
+        ce = ce * batch.source_weight
+    return ce.mean()
