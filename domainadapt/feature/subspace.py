@@ -1,0 +1,212 @@
+"""Subspace Alignment (SA)."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .._domain import Domain
+from ..base import FeatureAdapter
+from ..instance._utils import check_int, check_positive
+
+__all__ = ["SubspaceAlignment", "sa_dimension_bound"]
+
+
+def sa_dimension_bound(
+    d: np.ndarray | int, n_min: int, radius: float, gamma: float, delta: float
+) -> np.ndarray | float:
+    r"""Right-hand side of the SA stability condition for subspace size ``d``.
+
+    .. math:: \Big(1 + \sqrt{\tfrac{\ln(2/\delta)}{2}}\Big)\,
+              \frac{16\, d^{3/2} B}{\gamma \sqrt{n_{\min}}}
+
+    (Fernando et al. 2013, Theorem 1 and its corollary): the largest ``d``
+    whose eigenvalue gap :math:`\lambda^{\min}_d - \lambda^{\min}_{d+1}` is at
+    least this value keeps :math:`\|M_n - M\|` below :math:`\gamma`-controlled
+    deviation with probability :math:`1 - \delta`. ``B`` bounds the norm of
+    every (preprocessed) row.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    return (
+        (1.0 + np.sqrt(np.log(2.0 / delta) / 2.0))
+        * 16.0
+        * d**1.5
+        * radius
+        / (gamma * np.sqrt(n_min))
+    )
+
+
+class SubspaceAlignment(FeatureAdapter):
+    r"""Subspace Alignment: map the source PCA basis onto the target one.
+
+    .. math:: M^* = \arg\min_M \|P_S M - P_T\|_F^2 = P_S^\top P_T
+
+    ``P_S``, ``P_T`` (``n_features x d``) are the leading principal directions
+    of each domain. Source rows are mapped to :math:`x_S P_S M` and target rows
+    to :math:`x_T P_T`, both ``d``-dimensional.
+
+    Parameters
+    ----------
+    n_components : int, "auto" or None, default=50
+        Subspace size ``d``; ``None`` keeps every direction (then SA reduces to
+        a common rotation and changes nothing but the preprocessing). ``"auto"`` is the paper's choice from its
+        consistency bound: the largest ``d`` with
+        :math:`\lambda^{\min}_d - \lambda^{\min}_{d+1} \ge (1 + \sqrt{\ln(2/\delta)/2})\,
+        16 d^{3/2} B / (\gamma\sqrt{n_{\min}})`, where
+        :math:`\lambda^{\min}_j = \min(\lambda^S_j, \lambda^T_j)` are the
+        covariance eigenvalues of the preprocessed domains,
+        :math:`n_{\min} = \min(n_S, n_T)`, ``B`` the largest row norm of the
+        centred (z-scored) domains and ``d`` ranges over ``1 .. r-1`` (``r`` the
+        number of eigenvalues); 1 when no ``d`` passes. ``d`` is clipped to ``min(n_features, n_S, n_T)`` with a
+        warning. The default 50 does not hurt 1-NN on the MNIST/USPS subsets
+        (``benchmarks/feature_tables.py``).
+    preprocess : {None, "center", "zscore"}, default=None
+        What is done to each domain's rows before projecting them. The PCA
+        bases are always those of the centred (or z-scored) domain. ``None``
+        projects the rows as given, as the authors' code does on inputs it
+        expects to be preprocessed (their protocol z-scores every feature
+        within each domain beforehand, which ``load_office_caltech_surf``
+        does); ``"center"`` subtracts each domain's mean; ``"zscore"`` also
+        divides by each domain's (population) std, the paper's preprocessing
+        done in-model. New rows use the statistics of the domain they are
+        transformed as. On the L2-normalised MNIST/USPS subsets with 1-NN and
+        ``d=50``: ``None`` 54.4 / 66.4, ``"center"`` 55.4 / 60.3, ``"zscore"``
+        42.5 / 47.8 (USPS->MNIST / MNIST->USPS; no adaptation 44.7 / 65.9):
+        z-scoring pixels amplifies the near-constant border pixels.
+    gamma : float, default=1e5
+        :math:`\gamma` of the bound (the paper's value).
+    delta : float, default=0.1
+        Confidence :math:`\delta \in (0, 1)` of the bound (the paper's value).
+    estimator : estimator, optional
+        Downstream model trained on the aligned source (+ labelled target).
+
+    Attributes
+    ----------
+    alignment_ : ndarray of shape (d, d)
+        :math:`M = P_S^\top P_T`.
+    source_components_, target_components_ : ndarray of shape (n_features, d)
+        :math:`P_S`, :math:`P_T` (orthonormal columns).
+    source_eigenvalues_, target_eigenvalues_ : ndarray
+        Covariance eigenvalues of each preprocessed domain, decreasing
+        (all ``min(n, n_features)`` of them).
+    n_components_ : int
+    source_mean_, source_scale_, target_mean_, target_scale_ : ndarray
+        Per-domain preprocessing of the rows before projection (zero means
+        with ``preprocess=None``, unit scales unless ``"zscore"``).
+
+    References
+    ----------
+    B. Fernando, A. Habrard, M. Sebban, T. Tuytelaars. "Unsupervised Visual
+    Domain Adaptation Using Subspace Alignment". ICCV 2013.
+    """
+
+    def __init__(
+        self,
+        n_components: int | str | None = 50,
+        *,
+        preprocess: str | None = None,
+        gamma: float = 1e5,
+        delta: float = 0.1,
+        estimator: Any = None,
+    ):
+        self.n_components = n_components
+        self.preprocess = preprocess
+        self.gamma = gamma
+        self.delta = delta
+        self.estimator = estimator
+
+    def _preprocess_stats(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = X.mean(axis=0)
+        if self.preprocess != "zscore":
+            return mean, np.ones(X.shape[1])
+        scale = X.std(axis=0)
+        scale[scale <= np.finfo(np.float64).eps * max(1.0, float(np.abs(mean).max()))] = 1.0
+        return mean, scale
+
+    @staticmethod
+    def _pca(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Principal directions (columns) and covariance eigenvalues of centred ``Z``.
+
+        ``eigh`` of the ``d x d`` scatter when ``n >= d`` (several times faster
+        than the SVD of ``Z`` for ``n >> d``), else the thin SVD.
+        """
+        n, d = Z.shape
+        if n >= d:
+            vals, vecs = np.linalg.eigh(Z.T @ Z)
+            order = np.argsort(vals)[::-1]
+            return vecs[:, order], np.clip(vals[order], 0.0, None) / n
+        _, s, vt = np.linalg.svd(Z, full_matrices=False)
+        return vt.T, s**2 / n
+
+    def _choose_dimension(
+        self, lam_s: np.ndarray, lam_t: np.ndarray, radius: float, n_min: int
+    ) -> int:
+        gamma = check_positive("gamma", self.gamma)
+        delta = check_positive("delta", self.delta)
+        if not delta < 1:
+            raise ValueError(f"delta must be in (0, 1); got {self.delta!r}.")
+        r = min(len(lam_s), len(lam_t))
+        if r < 2:
+            return 1
+        lam = np.minimum(lam_s[:r], lam_t[:r])
+        d = np.arange(1, r)  # d < r: the gap needs lambda_{d+1}
+        gaps = lam[:-1] - lam[1:]
+        ok = gaps >= sa_dimension_bound(d, n_min, radius, gamma, delta)
+        return int(d[ok].max()) if ok.any() else 1
+
+    def _fit_transform_params(self, source: Domain, target: Domain) -> None:
+        if self.preprocess not in (None, "center", "zscore"):
+            raise ValueError(
+                f"preprocess must be None, 'center' or 'zscore'; got {self.preprocess!r}."
+            )
+        n_comp = self.n_components
+        auto = isinstance(n_comp, str)
+        if auto and n_comp != "auto":
+            raise ValueError(f"n_components must be an int >= 1 or 'auto'; got {n_comp!r}.")
+        if not auto and n_comp is not None:
+            if not isinstance(n_comp, numbers.Integral):
+                raise ValueError(f"n_components must be an int >= 1 or 'auto'; got {n_comp!r}.")
+            n_comp = check_int("n_components", n_comp)
+        Xs = np.asarray(source.X, dtype=np.float64)
+        Xt = np.asarray(target.X, dtype=np.float64)
+        self.source_mean_, self.source_scale_ = self._preprocess_stats(Xs)
+        self.target_mean_, self.target_scale_ = self._preprocess_stats(Xt)
+        # PCA of the centred (z-scored) domains
+        Zs = (Xs - self.source_mean_) / self.source_scale_
+        Zt = (Xt - self.target_mean_) / self.target_scale_
+        if self.preprocess is None:  # rows are projected as given
+            self.source_mean_ = np.zeros_like(self.source_mean_)
+            self.target_mean_ = np.zeros_like(self.target_mean_)
+        Ps, lam_s = self._pca(Zs)
+        Pt, lam_t = self._pca(Zt)
+        self.source_eigenvalues_, self.target_eigenvalues_ = lam_s, lam_t
+        available = min(Ps.shape[1], Pt.shape[1])
+        if auto:
+            radius = float(max(np.linalg.norm(Zs, axis=1).max(), np.linalg.norm(Zt, axis=1).max()))
+            n_comp = self._choose_dimension(lam_s, lam_t, radius, min(len(Xs), len(Xt)))
+        elif n_comp is None:
+            n_comp = available
+        elif n_comp > available:
+            warnings.warn(
+                f"SubspaceAlignment: n_components={n_comp} exceeds min(n_features, n_source, "
+                f"n_target) = {available}; using n_components={available}.",
+                UserWarning,
+                stacklevel=4,
+            )
+            n_comp = available
+        self.n_components_ = n_comp
+        self.source_components_ = Ps[:, :n_comp]
+        self.target_components_ = Pt[:, :n_comp]
+        self.alignment_ = self.source_components_.T @ self.target_components_
+        self._source_map = self.source_components_ @ self.alignment_
+
+    def _transform(self, X: np.ndarray, domain: str) -> np.ndarray:
+        X64 = np.asarray(X, dtype=np.float64)
+        if domain == "source":
+            out = ((X64 - self.source_mean_) / self.source_scale_) @ self._source_map
+        else:
+            out = ((X64 - self.target_mean_) / self.target_scale_) @ self.target_components_
+        return out.astype(X.dtype, copy=False)

@@ -1,0 +1,179 @@
+"""Subspace Alignment against an independent eigen-decomposition and the paper's bound."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.neighbors import KNeighborsClassifier
+
+from domainadapt.feature import SubspaceAlignment
+
+
+def pca_basis(X, d):
+    """Leading ``d`` eigenvectors of the covariance, by eigh (not SVD)."""
+    Z = X - X.mean(0)
+    vals, vecs = np.linalg.eigh(Z.T @ Z / len(Z))
+    order = np.argsort(vals)[::-1]
+    return vecs[:, order[:d]], vals[order]
+
+
+def rotated_classes(seed, angle=45.0, n=300):
+    """Three classes in a plane of 10-D; the target plane is rotated, scaled and offset."""
+    rng = np.random.default_rng(seed)
+    D = 10
+    means = np.zeros((3, D))
+    means[:, :2] = [[0, 0], [4, 0], [0, 4]]
+    spread = np.r_[1.0, 1.0, np.full(D - 2, 0.3)]
+
+    def sample():
+        y = rng.integers(0, 3, n)
+        return means[y] + rng.normal(size=(n, D)) * spread, y
+
+    X_s, y_s = sample()
+    X_t, y_t = sample()
+    th = np.deg2rad(angle)
+    R = np.eye(D)
+    R[:2, :2] = [[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]
+    return X_s, y_s, X_t @ R.T * 1.5 + 2.0, y_t
+
+
+@pytest.mark.parametrize("preprocess", [None, "center", "zscore"])
+def test_alignment_matches_independent_pca(shifted_blobs, preprocess):
+    X_s, y_s, X_t, _ = shifted_blobs
+    d = 3
+    sa = SubspaceAlignment(d, preprocess=preprocess).fit((X_s, y_s), X_t)
+    if preprocess == "zscore":
+        X_s_ = (X_s - X_s.mean(0)) / X_s.std(0)
+        X_t_ = (X_t - X_t.mean(0)) / X_t.std(0)
+    elif preprocess == "center":
+        X_s_, X_t_ = X_s - X_s.mean(0), X_t - X_t.mean(0)
+    else:
+        X_s_, X_t_ = X_s, X_t
+    P_s, lam_s = pca_basis(X_s_, d)
+    P_t, lam_t = pca_basis(X_t_, d)
+    # the bases agree up to the sign of each column: compare sign-free products
+    np.testing.assert_allclose(
+        sa.source_components_ @ sa.source_components_.T, P_s @ P_s.T, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        sa.source_components_ @ sa.alignment_ @ sa.target_components_.T,
+        P_s @ (P_s.T @ P_t) @ P_t.T,
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(
+        sa.alignment_, sa.source_components_.T @ sa.target_components_, atol=1e-12
+    )
+    np.testing.assert_allclose(sa.source_eigenvalues_, lam_s[: len(sa.source_eigenvalues_)])
+    np.testing.assert_allclose(sa.target_eigenvalues_, lam_t[: len(sa.target_eigenvalues_)])
+    # transforms: x_S P_S M and x_T P_T (sign-free: multiplied back by P_T^T)
+    Z_s = sa.transform(X_s, domain="source") @ sa.target_components_.T
+    np.testing.assert_allclose(Z_s, X_s_ @ P_s @ P_s.T @ P_t @ P_t.T, atol=1e-9)
+    Z_t = sa.transform(X_t) @ sa.target_components_.T
+    np.testing.assert_allclose(Z_t, X_t_ @ P_t @ P_t.T, atol=1e-9)
+
+
+def test_full_dimension_maps_source_basis_onto_target_basis(shifted_blobs):
+    X_s, y_s, X_t, _ = shifted_blobs
+    sa = SubspaceAlignment(4).fit((X_s, y_s), X_t)
+    P_s, P_t, M = sa.source_components_, sa.target_components_, sa.alignment_
+    np.testing.assert_allclose(P_s @ M, P_t, atol=1e-10)
+    np.testing.assert_allclose(M @ M.T, np.eye(4), atol=1e-10)  # a rotation when d is full
+
+
+def test_partial_dimension_is_the_least_squares_alignment(shifted_blobs):
+    X_s, y_s, X_t, _ = shifted_blobs
+    sa = SubspaceAlignment(2).fit((X_s, y_s), X_t)
+    P_s, P_t, M = sa.source_components_, sa.target_components_, sa.alignment_
+    best = np.linalg.norm(P_s @ M - P_t)
+    # P_S M is the orthogonal projection of P_T onto span(P_S) ...
+    np.testing.assert_allclose(P_s @ M, P_s @ P_s.T @ P_t, atol=1e-12)
+    # ... so no other M does better
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        other = M + 0.1 * rng.normal(size=M.shape)
+        assert np.linalg.norm(P_s @ other - P_t) > best
+
+
+def hand_bound(d, n_min, B, gamma=1e5, delta=0.1):
+    return (1 + np.sqrt(np.log(2 / delta) / 2)) * 16 * d**1.5 * B / (gamma * np.sqrt(n_min))
+
+
+def axis_data(amplitudes):
+    """Rows +-a_j e_j: mean 0, covariance diag(a_j^2 / D), largest row norm max(a)."""
+    D = len(amplitudes)
+    X = np.concatenate([np.diag(amplitudes), -np.diag(amplitudes)])
+    return X, (np.arange(2 * D) % 2)
+
+
+def test_auto_dimension_follows_the_bound():
+    # eigenvalues a_j^2 / D; the gap between the 3rd and 4th is tiny, so the
+    # bound (~3e-4 d^1.5 here) rejects d >= 3 while d = 1, 2 pass.
+    a = np.array([40.0, 20.0, 3.0, 2.999, 2.998, 2.997, 2.996, 2.995])
+    X, y = axis_data(a)
+    D, n = len(a), 2 * len(a)
+    lam = a**2 / D
+    gaps = lam[:-1] - lam[1:]
+    expected = max(d for d in range(1, D) if gaps[d - 1] >= hand_bound(d, n, a.max()))
+    assert expected == 2
+    sa = SubspaceAlignment("auto").fit((X, y), X.copy())
+    np.testing.assert_allclose(sa.source_eigenvalues_, lam)
+    assert sa.n_components_ == expected
+    # a larger gamma loosens the bound: all gaps above it pass
+    loose = SubspaceAlignment("auto", gamma=1e12).fit((X, y), X.copy())
+    assert loose.n_components_ == max(d for d in range(1, D) if gaps[d - 1] > 0)
+
+
+def test_auto_uses_the_smaller_eigenvalue_of_the_two_domains():
+    a_s = np.array([40.0, 20.0, 10.0, 9.99999])  # alone: no gap after d=3
+    a_t = np.array([40.0, 20.0, 10.0, 5.0])
+    X_s, y = axis_data(a_s)
+    X_t, _ = axis_data(a_t)
+    sa = SubspaceAlignment("auto").fit((X_s, y), X_t)
+    lam = np.minimum(a_s**2, a_t**2) / 4  # lambda^min_j
+    gaps = lam[:-1] - lam[1:]
+    expected = max(d for d in range(1, 4) if gaps[d - 1] >= hand_bound(d, 8, 40.0))
+    assert sa.n_components_ == expected == 3
+    # the source's own spectrum would have stopped at d=2
+    alone = SubspaceAlignment("auto").fit((X_s, y), X_s.copy())
+    assert alone.n_components_ == 2
+
+
+def test_improves_accuracy_on_rotated_classes():
+    gains = []
+    for seed in range(3):
+        X_s, y_s, X_t, y_t = rotated_classes(seed)
+        base = KNeighborsClassifier(1).fit(X_s, y_s).score(X_t, y_t)
+        sa = SubspaceAlignment(2, preprocess="center", estimator=KNeighborsClassifier(1))
+        gains.append(sa.fit((X_s, y_s), X_t).score(X_t, y_t) - base)
+    # no adaptation: 56-70 %; SA: 71-79 % (seeds 0-2)
+    assert np.mean(gains) > 0.1 and min(gains) > 0.03, gains
+
+
+def test_n_components_too_large_is_clipped_with_a_warning(shifted_blobs):
+    X_s, y_s, X_t, _ = shifted_blobs
+    with pytest.warns(UserWarning, match="n_components=9 exceeds"):
+        sa = SubspaceAlignment(9).fit((X_s, y_s), X_t)
+    assert sa.n_components_ == 4
+    assert SubspaceAlignment(None).fit((X_s, y_s), X_t).n_components_ == 4
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_components": 0}, "n_components must be an integer >= 1"),
+        ({"n_components": "full"}, "n_components must be an int >= 1 or 'auto'"),
+        ({"n_components": 2.5}, "n_components must be an int >= 1 or 'auto'"),
+        ({"preprocess": "scale"}, "preprocess must be None, 'center' or 'zscore'"),
+        ({"n_components": "auto", "delta": 1.5}, "delta must be in"),
+        ({"n_components": "auto", "gamma": -1.0}, "gamma must be a finite number > 0"),
+    ],
+)
+def test_bad_parameters(shifted_blobs, params, match):
+    X_s, y_s, X_t, _ = shifted_blobs
+    with pytest.raises(ValueError, match=match):
+        clone(SubspaceAlignment()).set_params(**params).fit((X_s, y_s), X_t)
+
+
+def test_float32_in_float32_out(shifted_blobs):
+    X_s, y_s, X_t, _ = shifted_blobs
+    sa = SubspaceAlignment(2).fit((X_s.astype(np.float32), y_s), X_t.astype(np.float32))
+    assert sa.transform(X_t.astype(np.float32)).dtype == np.float32
