@@ -1,0 +1,128 @@
+"""Negative-transfer guard: compare an adapted model with source-only by unsupervised scores."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .scorers import (
+    DeepEmbeddedValidationScorer,
+    DomainScorer,
+    ImportanceWeightedScorer,
+    ReverseValidationScorer,
+)
+
+__all__ = ["NegativeTransferWarning", "TransferReport", "negative_transfer_report"]
+
+
+class NegativeTransferWarning(UserWarning):
+    """The adapted model is likely worse on the target than the source-only one."""
+
+
+@dataclass
+class TransferReport:
+    """Scores of an adapted and a source-only model, by unsupervised scorer.
+
+    Attributes
+    ----------
+    scores : dict of str to (float, float)
+        ``name -> (adapted score, baseline score)``; higher is better.
+    margin : float
+        A scorer votes "hurts" when ``adapted < baseline - margin``.
+    votes_hurt : int
+        Number of scorers that prefer the baseline by more than ``margin``.
+    likely_hurts : bool
+        A strict majority of the scorers vote "hurts".
+    """
+
+    scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    margin: float = 0.0
+    votes_hurt: int = 0
+    likely_hurts: bool = False
+
+    def to_markdown(self) -> str:
+        """The report as a markdown table."""
+        lines = ["| scorer | adapted | source-only | verdict |", "|---|---|---|---|"]
+        for name, (a, b) in self.scores.items():
+            verdict = "hurts" if a < b - self.margin else "ok"
+            lines.append(f"| {name} | {a:.4f} | {b:.4f} | {verdict} |")
+        lines.append(
+            f"\n{self.votes_hurt} of {len(self.scores)} scorers prefer the source-only model: "
+            + ("adaptation likely hurts." if self.likely_hurts else "no sign of negative transfer.")
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def negative_transfer_report(
+    adapted: Any,
+    baseline: Any,
+    X: Any,
+    y: Any,
+    sample_domain: Any,
+    *,
+    scorers: dict[str, DomainScorer] | None = None,
+    margin: float = 0.01,
+    warn: bool = True,
+) -> TransferReport:
+    r"""Compare a fitted adapted model with a fitted source-only model without target labels.
+
+    Each scorer (default: IWCV, DEV and reverse validation, the three that
+    estimate target accuracy from source labels) scores both models on the
+    validation rows ``X`` (held-out source rows with labels, target rows whose
+    labels are never read). When a strict majority prefers the source-only model
+    by more than ``margin``, adaptation is likely to hurt (negative transfer,
+    Rosenstein et al. 2005; Pan & Yang 2010) and a
+    :class:`NegativeTransferWarning` is issued.
+
+    Parameters
+    ----------
+    adapted, baseline : fitted estimators
+        E.g. a fitted :class:`~domainadapt.DAPipeline` and a fitted
+        :class:`~domainadapt.model.NoAdaptation`.
+    X, y, sample_domain : array-likes
+        Validation rows in the stacked form (rows not used to fit either model).
+    scorers : dict of str to DomainScorer, optional
+    margin : float, default=0.01
+    warn : bool, default=True
+
+    Returns
+    -------
+    TransferReport
+
+    References
+    ----------
+    M. T. Rosenstein, Z. Marx, L. P. Kaelbling, T. G. Dietterich. "To transfer or
+    not to transfer". NIPS 2005 workshop on transfer learning.
+    """
+    if scorers is None:
+        scorers = {
+            "iwcv": ImportanceWeightedScorer(),
+            "dev": DeepEmbeddedValidationScorer(loss="zero_one"),
+            "reverse": ReverseValidationScorer(),
+        }
+    if not scorers:
+        raise ValueError("scorers is empty; give at least one scorer.")
+    if not (isinstance(margin, (int, float)) and np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a number >= 0; got {margin!r}.")
+    report = TransferReport(margin=float(margin))
+    for name, scorer in scorers.items():
+        a = scorer(adapted, X, y, sample_domain=sample_domain)
+        b = scorer(baseline, X, y, sample_domain=sample_domain)
+        report.scores[name] = (float(a), float(b))
+    report.votes_hurt = sum(a < b - margin for a, b in report.scores.values())
+    report.likely_hurts = report.votes_hurt * 2 > len(report.scores)
+    if warn and report.likely_hurts:
+        warnings.warn(
+            f"{report.votes_hurt} of {len(report.scores)} unsupervised scorers rate the adapted "
+            "model below the source-only model: adaptation is likely to hurt on this target "
+            "(negative transfer).",
+            NegativeTransferWarning,
+            stacklevel=2,
+        )
+    return report

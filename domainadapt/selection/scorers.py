@@ -1,0 +1,403 @@
+"""Unsupervised model-selection scorers for domain adaptation.
+
+Every scorer is a callable ``scorer(estimator, X, y, sample_domain=...)`` usable
+as ``scoring=`` in :class:`~sklearn.model_selection.GridSearchCV` and
+:func:`~sklearn.model_selection.cross_val_score`. Higher is better. The labels
+of rows marked ``"target"`` are **never read**; only source rows (and
+``"target_labelled"`` rows, as extra validation rows) contribute labels.
+
+How the scorer learns which rows are target rows
+------------------------------------------------
+scikit-learn hands extra arguments to a scorer only under metadata routing.
+These scorers request ``sample_domain`` by default, so inside
+``sklearn.config_context(enable_metadata_routing=True)``::
+
+    GridSearchCV(pipe, grid, scoring=EntropyScorer()).fit(X, y, sample_domain=sd)
+
+works without ``set_score_request``. Without routing (scikit-learn's default),
+``GridSearchCV`` calls the scorer with ``X`` and ``y`` only: a validation fold
+of stacked rows then mixes source and target rows and nothing tells them
+apart, so the scorer raises a ``ValueError`` that says how to enable routing,
+instead of scoring the wrong rows. Called directly, ``scorer(est, X, y,
+sample_domain=sd)`` always works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.utils.metadata_routing import MetadataRequest
+
+from .._domain import SOURCE, TARGET, TARGET_LABELLED
+from ..base import is_adapter
+from ..validation import check_features, check_sample_domain
+
+__all__ = [
+    "DomainScorer",
+    "ImportanceWeightedScorer",
+    "DeepEmbeddedValidationScorer",
+    "PredictionEntropyScorer",
+    "SoftNeighborhoodDensityScorer",
+    "ReverseValidationScorer",
+    "get_scorers",
+]
+
+_NO_DOMAIN = (
+    "{name} needs sample_domain to tell source rows from target rows, and got none. "
+    "Inside GridSearchCV / cross_val_score, enable metadata routing: wrap the call in "
+    "sklearn.config_context(enable_metadata_routing=True) and pass "
+    "sample_domain=... to fit (the scorer requests it by default); when calling the "
+    "scorer yourself, pass scorer(estimator, X, y, sample_domain=sd)."
+)
+
+
+def _accepts_domain(estimator: Any) -> bool:
+    from ..pipeline import DAPipeline
+
+    return is_adapter(estimator) or isinstance(estimator, DAPipeline)
+
+
+def _call(estimator: Any, method: str, X: np.ndarray, sample_domain: np.ndarray) -> np.ndarray:
+    """``estimator.method(X)``, passing ``sample_domain`` to domain-aware estimators."""
+    fn = getattr(estimator, method, None)
+    if fn is None:
+        raise AttributeError(
+            f"{type(estimator).__name__} has no {method}; this scorer needs a classifier "
+            f"with {method}."
+        )
+    if _accepts_domain(estimator):
+        return np.asarray(fn(X, sample_domain=sample_domain))
+    return np.asarray(fn(X))
+
+
+def _entropy(P: np.ndarray) -> np.ndarray:
+    P = np.clip(P, 1e-12, 1.0)
+    return -(P * np.log(P)).sum(axis=1)
+
+
+class DomainScorer:
+    """Base class: validation of ``X`` and ``sample_domain`` and metadata routing.
+
+    Subclasses implement ``_score(estimator, X, y, sd)`` on validated arrays.
+    """
+
+    #: Whether the score uses the labels of source rows.
+    needs_source = False
+
+    def __call__(
+        self,
+        estimator: Any,
+        X: Any,
+        y: Any = None,
+        sample_domain: Any = None,
+        **kwargs: Any,
+    ) -> float:
+        name = type(self).__name__
+        if sample_domain is None:
+            raise ValueError(_NO_DOMAIN.format(name=name))
+        X = check_features(X, "X")
+        sd = check_sample_domain(sample_domain, len(X))
+        if not (sd != SOURCE).any():
+            raise ValueError(f"{name}: sample_domain marks no target row in this fold.")
+        if self.needs_source:
+            if not (sd == SOURCE).any():
+                raise ValueError(f"{name}: sample_domain marks no source row in this fold.")
+            if y is None:
+                raise ValueError(f"{name} needs the labels y of the source rows.")
+            y = np.asarray(y)
+            if len(y) != len(X):
+                raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
+        return float(self._score(estimator, X, y, sd))
+
+    def _score(self, estimator: Any, X: np.ndarray, y: Any, sd: np.ndarray) -> float:
+        raise NotImplementedError  # pragma: no cover
+
+    # ---------------------------------------------------------- metadata routing
+    def get_metadata_routing(self) -> MetadataRequest:
+        """Request ``sample_domain`` for ``score`` (unless switched off)."""
+        request = MetadataRequest(owner=type(self).__name__)
+        value = getattr(self, "_sample_domain_request", True)
+        request.score.add_request(param="sample_domain", alias=value)
+        return request
+
+    def set_score_request(self, *, sample_domain: bool | None | str = True) -> DomainScorer:
+        """Request (``True``, the default) or refuse ``sample_domain`` under routing."""
+        self._sample_domain_request = sample_domain
+        return self
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+# --------------------------------------------------------------------------- helpers
+def _source_rows(X: np.ndarray, y: np.ndarray, sd: np.ndarray):
+    """Labelled validation rows: source rows and ``"target_labelled"`` rows."""
+    keep = sd == SOURCE
+    return X[keep], y[keep]
+
+
+def _importance_weights(
+    weight_estimator: Any, X_s: np.ndarray, y_s: np.ndarray, X_t: np.ndarray
+) -> np.ndarray:
+    from ..instance import ClassifierDensityRatio
+
+    est = (
+        ClassifierDensityRatio(random_state=0)
+        if weight_estimator is None
+        else clone(weight_estimator)
+    )
+    if len(np.unique(y_s)) < 2:  # the ratio does not need labels; keep check_domain happy
+        y_s = np.arange(len(y_s)) % 2
+    est.fit((X_s, y_s), X_t)
+    return np.asarray(est.weights_, dtype=np.float64)
+
+
+def _per_row_loss(estimator: Any, X: np.ndarray, y: np.ndarray, sd: np.ndarray, loss: str):
+    if loss == "zero_one":
+        return (_call(estimator, "predict", X, sd) != y).astype(np.float64)
+    proba = _call(estimator, "predict_proba", X, sd)
+    classes = np.asarray(getattr(estimator, "classes_", np.unique(y)))
+    col = np.searchsorted(classes, y)
+    col = np.clip(col, 0, len(classes) - 1)
+    known = classes[col] == y
+    p = np.where(known, proba[np.arange(len(y)), col], 0.0)
+    return -np.log(np.clip(p, 1e-12, 1.0))
+
+
+# --------------------------------------------------------------------------- scorers
+class ImportanceWeightedScorer(DomainScorer):
+    r"""Importance-weighted validation (IWCV): weighted accuracy on held-out source rows.
+
+    .. math:: \hat R_T = \frac{\sum_i w(x_i)\, \ell(f(x_i), y_i)}{\sum_i w(x_i)},
+              \quad w = p_T / p_S
+
+    An (almost) unbiased estimate of the target risk under covariate shift. The
+    weights come from ``weight_estimator`` (default
+    :class:`~domainadapt.instance.ClassifierDensityRatio`) fitted on the
+    validation fold's source and target rows. The score is ``1 - risk`` for
+    ``loss="zero_one"`` (a weighted accuracy) and ``-risk`` for ``"log_loss"``.
+
+    Parameters
+    ----------
+    weight_estimator : InstanceAdapter, optional
+        Any instance adapter exposing ``weights_`` after ``fit(source, target)``.
+    loss : {"zero_one", "log_loss"}, default="zero_one"
+
+    References
+    ----------
+    M. Sugiyama, M. Krauledat, K.-R. Mueller. "Covariate shift adaptation by
+    importance weighted cross validation". JMLR 8, 2007.
+    """
+
+    needs_source = True
+
+    def __init__(self, weight_estimator: Any = None, loss: str = "zero_one"):
+        if loss not in ("zero_one", "log_loss"):
+            raise ValueError(f"loss must be 'zero_one' or 'log_loss'; got {loss!r}.")
+        self.weight_estimator = weight_estimator
+        self.loss = loss
+
+    def _score(self, estimator, X, y, sd):
+        X_s, y_s = _source_rows(X, y, sd)
+        w = _importance_weights(self.weight_estimator, X_s, y_s, X[sd != SOURCE])
+        risk = float(
+            np.sum(w * _per_row_loss(estimator, X_s, y_s, sd[sd == SOURCE], self.loss)) / np.sum(w)
+        )
+        return 1.0 - risk if self.loss == "zero_one" else -risk
+
+
+class DeepEmbeddedValidationScorer(DomainScorer):
+    r"""Deep embedded validation (DEV): IWCV with a control variate.
+
+    With :math:`L_i = w_i \ell_i` on held-out source rows and
+    :math:`\eta = -\widehat{\mathrm{Cov}}(L, w) / \widehat{\mathrm{Var}}(w)`,
+
+    .. math:: \hat R_{DEV} = \overline{L} + \eta\, \overline{w} - \eta
+
+    which has the mean of IWCV (:math:`E[w] = 1`) and a lower variance. The score
+    is ``-risk`` (higher is better). You et al. fit the domain classifier on a
+    network's features; here it sees the rows the scorer is given (the input of
+    the pipeline), with :class:`~domainadapt.instance.ClassifierDensityRatio` by
+    default.
+
+    Parameters
+    ----------
+    weight_estimator : InstanceAdapter, optional
+    loss : {"log_loss", "zero_one"}, default="log_loss"
+
+    References
+    ----------
+    K. You, X. Wang, M. Long, M. I. Jordan. "Towards accurate model selection in
+    deep unsupervised domain adaptation". ICML 2019.
+    """
+
+    needs_source = True
+
+    def __init__(self, weight_estimator: Any = None, loss: str = "log_loss"):
+        if loss not in ("zero_one", "log_loss"):
+            raise ValueError(f"loss must be 'zero_one' or 'log_loss'; got {loss!r}.")
+        self.weight_estimator = weight_estimator
+        self.loss = loss
+
+    def _score(self, estimator, X, y, sd):
+        X_s, y_s = _source_rows(X, y, sd)
+        w = _importance_weights(self.weight_estimator, X_s, y_s, X[sd != SOURCE])
+        w = w / w.mean()
+        return -dev_risk(_per_row_loss(estimator, X_s, y_s, sd[sd == SOURCE], self.loss), w)
+
+
+def dev_risk(losses: np.ndarray, weights: np.ndarray) -> float:
+    r"""DEV's control-variate risk :math:`\overline{L} + \eta \overline{w} - \eta`, :math:`L = w \ell`."""
+    losses = np.asarray(losses, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    L = weights * losses
+    var_w = float(np.var(weights, ddof=1)) if len(weights) > 1 else 0.0
+    if var_w <= 0:
+        return float(L.mean())
+    eta = -float(np.cov(L, weights, ddof=1)[0, 1]) / var_w
+    return float(L.mean() + eta * weights.mean() - eta)
+
+
+class PredictionEntropyScorer(DomainScorer):
+    r"""Negative mean prediction entropy on the target rows.
+
+    .. math:: s = -\frac1{n_T}\sum_{i \in T} H(p(\cdot|x_i)),\quad
+              H(p) = -\sum_c p_c \log p_c
+
+    Confident target predictions score high (Grandvalet & Bengio 2005; used as
+    a selection criterion by Morerio et al. 2018). It uses no label at all, and
+    a collapsed, confidently wrong model also scores high: read it together with
+    a label-based scorer.
+
+    References
+    ----------
+    Y. Grandvalet, Y. Bengio. "Semi-supervised learning by entropy
+    minimization". NIPS 2005.
+    P. Morerio, J. Cavazza, V. Murino. "Minimal-entropy correlation alignment for
+    unsupervised deep domain adaptation". ICLR 2018.
+    """
+
+    def _score(self, estimator, X, y, sd):
+        target = sd != SOURCE
+        proba = _call(estimator, "predict_proba", X[target], sd[target])
+        return -float(_entropy(proba).mean())
+
+
+class SoftNeighborhoodDensityScorer(DomainScorer):
+    r"""Soft neighbourhood density (SND) of the target predictions.
+
+    With :math:`p_i` the L2-normalised class probabilities of target row
+    :math:`i`, :math:`M_{ij} = p_i^\top p_j` for :math:`i \ne j` and
+    :math:`P = \mathrm{softmax}_j(M_{ij} / \tau)` row-wise,
+
+    .. math:: \mathrm{SND} = \frac1{n_T}\sum_i H(P_{i\cdot})
+
+    High when target rows sit in dense neighbourhoods of similar predictions
+    (clustered, not collapsed). Higher is better.
+
+    Parameters
+    ----------
+    temperature : float, default=0.05
+        :math:`\tau` (the paper's value).
+    max_rows : int, default=2000
+        Target rows used (a deterministic subsample beyond), bounding memory at
+        ``max_rows**2`` floats.
+
+    References
+    ----------
+    K. Saito, D. Kim, P. Teterwak, S. Sclaroff, T. Darrell, K. Saenko. "Tune it
+    the right way: unsupervised validation of domain adaptation via soft
+    neighborhood density". ICCV 2021.
+    """
+
+    def __init__(self, temperature: float = 0.05, max_rows: int = 2000):
+        if not (isinstance(temperature, (int, float)) and temperature > 0):
+            raise ValueError(f"temperature must be a number > 0; got {temperature!r}.")
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2:
+            raise ValueError(f"max_rows must be an integer >= 2; got {max_rows!r}.")
+        self.temperature = temperature
+        self.max_rows = max_rows
+
+    def _score(self, estimator, X, y, sd):
+        target = np.flatnonzero(sd != SOURCE)
+        if len(target) > self.max_rows:
+            target = np.sort(np.random.RandomState(0).choice(target, self.max_rows, replace=False))
+        proba = _call(estimator, "predict_proba", X[target], sd[target])
+        return soft_neighborhood_density(proba, self.temperature)
+
+
+def soft_neighborhood_density(proba: np.ndarray, temperature: float = 0.05) -> float:
+    """SND of a matrix of class probabilities (see :class:`SoftNeighborhoodDensityScorer`)."""
+    P = np.asarray(proba, dtype=np.float64)
+    if len(P) < 2:
+        raise ValueError("soft neighbourhood density needs at least two target rows.")
+    P = P / np.maximum(np.linalg.norm(P, axis=1, keepdims=True), 1e-12)
+    M = (P @ P.T) / temperature
+    np.fill_diagonal(M, -np.inf)
+    M -= M.max(axis=1, keepdims=True)
+    E = np.exp(M)
+    E /= E.sum(axis=1, keepdims=True)
+    return float(_entropy(E).mean())
+
+
+class ReverseValidationScorer(DomainScorer):
+    r"""Reverse validation: label the target, train back towards the source, test there.
+
+    The fitted model labels the fold's target rows; a clone of it is then fitted
+    with the roles swapped (the pseudo-labelled target rows as the labelled
+    domain, the source rows as the unlabelled one) and its accuracy on the
+    source labels is the score:
+
+    .. math:: s = \frac1{n_S}\sum_{i\in S} 1[g(x_i) = y_i],\quad
+              g = \mathrm{fit}(\{(x_j, f(x_j))\}_{j \in T} \to S)
+
+    A plain scikit-learn estimator is simply refitted on the pseudo-labelled
+    target rows.
+
+    References
+    ----------
+    E. Zhong, W. Fan, Q. Yang, O. Verscheure, J. Ren. "Cross validation framework
+    to choose amongst models and datasets for transfer learning". ECML PKDD 2010.
+    """
+
+    needs_source = True
+
+    def _score(self, estimator, X, y, sd):
+        is_source = sd == SOURCE
+        X_s, y_s = X[is_source], y[is_source]
+        X_t = X[~is_source]
+        sd_t = sd[~is_source]
+        pseudo = _call(estimator, "predict", X_t, sd_t)
+        labelled = sd_t == TARGET_LABELLED
+        pseudo = np.where(labelled, y[~is_source], pseudo)
+        if len(np.unique(pseudo)) < 2:  # a constant model: its reverse model is constant too
+            return float(np.mean(y_s == pseudo[0]))
+        reverse = clone(estimator)
+        if _accepts_domain(reverse):
+            X_rev = np.concatenate([X_t, X_s])
+            y_rev = np.concatenate([pseudo, y_s])
+            sd_rev = np.concatenate([np.full(len(X_t), SOURCE), np.full(len(X_s), TARGET)]).astype(
+                str
+            )
+            reverse.fit(X_rev, y_rev, sample_domain=sd_rev)
+            pred = reverse.predict(X_s, sample_domain=np.full(len(X_s), TARGET))
+        else:
+            if not is_classifier(reverse) and not hasattr(reverse, "predict"):
+                raise TypeError("ReverseValidationScorer needs an estimator with fit/predict.")
+            reverse.fit(X_t, pseudo)
+            pred = reverse.predict(X_s)
+        return float(np.mean(np.asarray(pred) == y_s))
+
+
+def get_scorers() -> dict[str, DomainScorer]:
+    """One instance of each scorer, by short name (``"iwcv"``, ``"dev"``, ...)."""
+    return {
+        "iwcv": ImportanceWeightedScorer(),
+        "dev": DeepEmbeddedValidationScorer(),
+        "entropy": PredictionEntropyScorer(),
+        "snd": SoftNeighborhoodDensityScorer(),
+        "reverse": ReverseValidationScorer(),
+    }
