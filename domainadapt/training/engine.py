@@ -9,6 +9,7 @@ subclass) provides its parts and its loss; see that class for the extension poin
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -188,7 +189,10 @@ class Trainer:
         self.state = TrainState(self)
         self.reversal = adapter._make_reversal_schedule(self.max_steps)
         self._epoch_start_plan = self.plan.state_dict()
-        self._running: dict[str, Tensor] = {}
+        # Per-step logged values of the current epoch, reduced only when read (progress bar,
+        # epoch end, checkpoint): no per-step conversion or addition in the hot loop.
+        self._step_logs: dict[str, list[Any]] = {}
+        self._log_vectors: dict[str, Tensor] = {}
         self._in_step = False
         self._build_optimizers()
         amp = adapter.mixed_precision
@@ -241,14 +245,23 @@ class Trainer:
             raise TypeError("the training loss must be a 0-dim tensor.")
         for opt in opts:
             opt.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, enabled=False):
+        no_autocast = (
+            contextlib.nullcontext()
+            if self.autocast_dtype is None
+            else torch.autocast(self.device.type, enabled=False)
+        )
+        with no_autocast:
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward(
                 retain_graph=retain_graph
             )
-        params = [p for opt in opts for g in opt.param_groups for p in g["params"]]
+        clip = self.adapter.max_grad_norm
+        params = (
+            [p for opt in opts for g in opt.param_groups for p in g["params"]]
+            if self.dist.world_size > 1 or clip is not None
+            else []
+        )
         if self.dist.world_size > 1:
             self.dist.average_gradients(params)
-        clip = self.adapter.max_grad_norm
         if self.scaler is not None:
             if clip is not None:
                 for opt in opts:
@@ -297,7 +310,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
             "history": [dict(r) for r in self.history],
-            "running": {k: float(v) for k, v in self._running.items()},
+            "running": self._stacked_logs(),
             "callbacks": [
                 cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks
             ],
@@ -327,9 +340,9 @@ class Trainer:
         self.plan.load_state_dict(state["plan"])
         self.method_generator.set_state(state["method_generator"])
         self.history = [dict(r) for r in state["history"]]
-        self._running = {
-            k: torch.tensor(v, dtype=torch.float64, device=self.device)
-            for k, v in state["running"].items()
+        self._step_logs = {}
+        self._log_vectors = {
+            k: torch.as_tensor(v, dtype=torch.float64).cpu() for k, v in state["running"].items()
         }
         for cb, cs in zip(self.callbacks, state["callbacks"]):
             if hasattr(cb, "load_state_dict"):
@@ -391,7 +404,7 @@ class Trainer:
 
     def autocast(self):
         if self.autocast_dtype is None:
-            return torch.autocast(self.device.type, enabled=False)
+            return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     # ------------------------------------------------------------------ loop
@@ -446,11 +459,42 @@ class Trainer:
         self._call("on_fit_end")
         return self.history
 
+    def _stacked_logs(self) -> dict[str, Tensor]:
+        """This epoch's logged values so far, one float64 vector per key (in step order).
+
+        New per-step values are converted once and folded into a cached vector, so
+        reading it every few steps (the progress bar) stays cheap.
+        """
+        for k, vals in self._step_logs.items():
+            if not vals:
+                continue
+            new = torch.stack(
+                [
+                    (v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64))
+                    .to(self.device, torch.float64)
+                    .reshape(())
+                    for v in vals
+                ]
+            ).cpu()
+            done = self._log_vectors.get(k)
+            self._log_vectors[k] = new if done is None else torch.cat([done, new])
+            vals.clear()
+        return dict(self._log_vectors)
+
+    def _epoch_means(self) -> dict[str, float]:
+        """Mean of each logged value over the epoch's steps so far.
+
+        Always one sum over the whole epoch's vector, so an epoch resumed from a
+        checkpoint reports exactly what the uninterrupted epoch would have.
+        """
+        n = max(self.step_in_epoch, 1)
+        return {k: float(v.sum()) / n for k, v in self._stacked_logs().items()}
+
     def _run_epoch(self, bar: Any) -> None:
         skip = self.step_in_epoch
         if skip == 0:
             self._epoch_start_plan = self.plan.state_dict()
-            self._running = {}
+            self._step_logs, self._log_vectors = {}, {}
         t0 = time.perf_counter()
         parts, adapter, state = self.parts, self.adapter, self.state
         parts.train()
@@ -474,17 +518,14 @@ class Trainer:
             self.step_in_epoch += 1
             self._in_step = False
             for k, v in logs.items():
-                v = torch.as_tensor(v).detach().to(self.device, torch.float64)
-                self._running[k] = self._running[k] + v if k in self._running else v
+                self._step_logs.setdefault(k, []).append(v.detach() if isinstance(v, Tensor) else v)
             self._call("on_step_end", logs)
             if bar is not None:
                 bar.update(1)
                 if self.step % 10 == 0 or self.step_in_epoch == self.steps_per_epoch:
-                    n = self.step_in_epoch
-                    bar.set_postfix({k: f"{float(v) / n:.4g}" for k, v in self._running.items()})
-        n = max(self.step_in_epoch, 1)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in self._epoch_means().items()})
         record: dict[str, float] = {"epoch": self.epoch + 1, "step": self.step}
-        means = {k: float(v) / n for k, v in self._running.items()}
+        means = self._epoch_means()
         if self.dist.world_size > 1:
             means = self.dist.mean_of(means)
         record.update(means)
@@ -499,7 +540,7 @@ class Trainer:
         self.history.append(record)
         self.epoch += 1
         self.step_in_epoch = 0
-        self._running = {}
+        self._step_logs, self._log_vectors = {}, {}
         self._epoch_start_plan = self.plan.state_dict()
         if self.dist.rank == 0:
             for cb in self._checkpoints():
