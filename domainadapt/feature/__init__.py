@@ -4,6 +4,7 @@ from ..registry import register_adapter
 from .coral import CORAL
 from .losses import DeepCORAL, JointMMDAlignment, MMDAlignment
 from .msda import mSDA
+from .ot import OTMapping
 from .selection import MMDFeatureSelection
 from .subspace import SubspaceAlignment
 from .tca import JDA, TCA
@@ -14,6 +15,7 @@ __all__ = [
     "MMDFeatureSelection",
     "SubspaceAlignment",
     "TCA",
+    "OTMapping",
     "mSDA",
     "MMDAlignment",
     "JointMMDAlignment",
@@ -64,4 +66,10 @@ register_adapter(
     # Meant for sparse bag-of-words text; on the runner's dense pixel tasks it only hurts
     # and its 6x wider output makes the downstream logistic regression slow.
     benchmark=False,
+)
+register_adapter(
+    "ot_mapping",
+    "feature",
+    lambda estimator, random_state: OTMapping(estimator=estimator, random_state=random_state),
+    description="Optimal-transport mapping, exact or entropic Sinkhorn (Courty et al. 2017)",
 )

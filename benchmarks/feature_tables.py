@@ -1,0 +1,524 @@
+"""Reproduce the published tables of the feature-based strategies (issue #5).
+
+Table A, MNIST<->USPS (protocol of the JDA paper, Long et al. ICCV 2013): the
+2000 MNIST / 1800 USPS subsets (16x16 pixels, 256 features), every row
+L2-normalised (``load_mnist_usps_jda(normalize="l2")``), all source and all
+target rows, one run (every method here is deterministic), 1-NN classifier
+(Euclidean) trained on the adapted source and applied to the adapted target.
+
+Table B, Office-Caltech10 SURF (800-bin bag of words), all 12 pairs. Each
+histogram L1-normalised, then z-scored within each domain
+(``load_office_caltech_surf(preprocess="zscore")``). Two sampling protocols:
+
+* ``standard`` (Gong et al. 2012, used by the CORAL and SA papers): ``--rounds``
+  random rounds (the papers: 20); each draws min(20, class size) source images
+  per class (the sampling of ``benchmarks/office_caltech_coral.py``, seeds
+  ``1000 * pair_index + round``); all target images are tested.
+* ``full`` (JDA / JGSA papers, CORAL paper Table 3): all source and all target
+  images, one run.
+
+Each adapter is fitted once per (pair, round) and its representation is scored
+by two classifiers: a linear SVM (``LinearSVC``, C from {1e-3, 1e-2, 1e-1, 1}
+by 2-fold stratified cross-validation on the adapted source; the CORAL
+paper's classifier) and 1-NN (the SA, JDA and JGSA papers' protocol).
+
+Paper figures: MNIST/USPS from Long et al. 2013, Table 2; Office-Caltech
+``standard``/linear from Sun et al. AAAI 2016 Table 1 and ``full``/linear from
+its Table 3, both as transcribed in twanvl/rwa-da
+(``src/evaluation/results_from_papers.m``); ``full``/1-NN from Long et al. 2013
+(NN, TCA, JDA at k=100) and Zhang et al. CVPR 2017 (JGSA paper; SA at d=30), as
+transcribed in jindongwang/transferlearning (``data/benchmark.md``). We could
+not check the transcriptions against the PDFs.
+
+Usage::
+
+    DOMAINADAPT_DATA=/path/to/data python benchmarks/feature_tables.py \\
+        [--rounds 20] [--tables mnist-usps,office] [--methods NA,SA,...] [--no-skada]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from office_caltech_coral import C_GRID, LETTER, PAIRS, subsample  # noqa: E402
+from office_caltech_coral import PAPER as CORAL_PAPER  # noqa: E402
+
+from domainadapt import Domain  # noqa: E402
+from domainadapt.datasets import load_mnist_usps_jda, load_office_caltech_surf  # noqa: E402
+from domainadapt.feature import CORAL, JDA, TCA, SubspaceAlignment  # noqa: E402
+from domainadapt.feature.ot import OTMapping  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+ALL_METHODS = ["NA", "PCA", "SA", "CORAL", "TCA", "JDA", "OT", "OT-class"]
+#: OT-class (class-regularised OT) is left out by default: on the 2000 x 1800 MNIST/USPS
+#: problem its majorisation-minimisation needs ~1500 Sinkhorn iterations (2-4 min per fit
+#: on 1 loaded core) and still misses tol=1e-5 (59.4 / 65.1 % with reg=0.1, class_reg=1).
+DEFAULT_METHODS = ["NA", "PCA", "SA", "CORAL", "TCA", "JDA", "OT"]
+
+Representation = Callable[[Domain, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+# ----------------------------------------------------------------------------- methods
+def adapted(adapter) -> Representation:
+    """Fit ``adapter`` and return (adapted source, adapted target)."""
+
+    def run(source: Domain, X_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        adapter.fit(source, X_target)
+        return adapter.transform(source.X, "source"), adapter.transform(X_target, "target")
+
+    return run
+
+
+def no_adaptation(source: Domain, X_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return source.X, X_target
+
+
+def pooled_pca(k: int) -> Representation:
+    def run(source: Domain, X_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pca = PCA(k, svd_solver="full").fit(np.vstack([source.X, X_target]))
+        return pca.transform(source.X), pca.transform(X_target)
+
+    return run
+
+
+# Settings per table. Each entry: (representation factory, one-line description).
+MNIST_METHODS: dict[str, tuple[Callable[[], Representation], str]] = {
+    "NA": (lambda: no_adaptation, "raw L2-normalised pixels"),
+    "PCA": (lambda: pooled_pca(100), "PCA (k=100) fitted on source+target"),
+    "SA": (lambda: adapted(SubspaceAlignment(n_components=50)), "SubspaceAlignment(d=50)"),
+    "CORAL": (lambda: adapted(CORAL(reg=1.0)), "CORAL(reg=1)"),
+    "TCA": (
+        lambda: adapted(TCA(n_components=100, kernel="linear", mu=0.1)),
+        "TCA(k=100, linear, mu=0.1)",
+    ),
+    "JDA": (
+        lambda: adapted(JDA(n_components=100, kernel="linear", reg=0.1, n_iter=10)),
+        "JDA(k=100, linear, reg=0.1, T=10)",
+    ),
+    "OT": (
+        lambda: adapted(OTMapping(method="sinkhorn", reg=0.1)),
+        "OTMapping(sinkhorn, reg=0.1 x median cost)",
+    ),
+    "OT-class": (
+        lambda: adapted(OTMapping(method="sinkhorn", reg=0.1, class_reg=1.0, class_reg_iter=5)),
+        "OTMapping(sinkhorn, reg=0.1, class_reg=1, 5 MM steps)",
+    ),
+}
+
+
+def office_methods(protocol: str) -> dict[str, tuple[Callable[[], Representation], str]]:
+    sa_d = "auto" if protocol == "standard" else 30
+    sa_text = "d by the SA bound" if protocol == "standard" else "d=30"
+    return {
+        "NA": (lambda: no_adaptation, "z-scored SURF"),
+        "PCA": (lambda: pooled_pca(100), "PCA (k=100) on source+target"),
+        "SA": (lambda: adapted(SubspaceAlignment(n_components=sa_d)), f"SA ({sa_text})"),
+        "CORAL": (lambda: adapted(CORAL(reg=1.0)), "CORAL(reg=1)"),
+        "TCA": (
+            lambda: adapted(TCA(n_components=100, kernel="linear", mu=1.0)),
+            "TCA(k=100, linear, mu=1)",
+        ),
+        "JDA": (
+            lambda: adapted(JDA(n_components=100, kernel="linear", reg=1.0, n_iter=10)),
+            "JDA(k=100, linear, reg=1, T=10)",
+        ),
+        "OT": (
+            lambda: adapted(OTMapping(method="sinkhorn", reg=0.1)),
+            "OTMapping(sinkhorn, reg=0.1 x median cost)",
+        ),
+        "OT-class": (
+            lambda: adapted(OTMapping(method="sinkhorn", reg=0.1, class_reg=1.0, class_reg_iter=5)),
+            "OTMapping(sinkhorn, reg=0.1, class_reg=1, 5 MM steps)",
+        ),
+    }
+
+
+# ----------------------------------------------------------------------------- classifiers
+#: C grid of the linear SVM: the lower half of the CORAL script's grid (``C_GRID``), to keep
+#: a run short; on z-scored 800-d SURF with 200 source rows the CV picks C <= 1e-1.
+SVM_C_GRID = [c for c in C_GRID if c <= 1.0]
+
+
+def linear_svm(seed: int) -> GridSearchCV:
+    return GridSearchCV(
+        LinearSVC(max_iter=1000),
+        {"C": SVM_C_GRID},
+        cv=StratifiedKFold(2, shuffle=True, random_state=seed),
+    )
+
+
+CLASSIFIERS = {
+    "1-NN": lambda seed: KNeighborsClassifier(1),
+    "linear SVM": linear_svm,
+}
+
+
+def score(clf, Zs, ys, Zt, yt) -> float:
+    return float(np.mean(clf.fit(Zs, ys).predict(Zt) == yt))
+
+
+# ----------------------------------------------------------------------------- skada (optional)
+def skada_available() -> bool:
+    try:
+        import skada  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def skada_adapters(settings: str) -> dict[str, Callable]:
+    """skada's adapters with their defaults, or with the settings of our rows."""
+    import skada
+
+    if settings == "default":
+        return {
+            "SA": lambda: skada.SubspaceAlignmentAdapter(),
+            "TCA": lambda: skada.TransferComponentAnalysisAdapter(),
+            "CORAL": lambda: skada.CORALAdapter(),
+            "OT": lambda: skada.OTMappingAdapter(),
+        }
+    return {
+        "SA": lambda: skada.SubspaceAlignmentAdapter(n_components=50),
+        "TCA": lambda: skada.TransferComponentAnalysisAdapter(
+            kernel="linear", n_components=100, mu=0.1
+        ),
+        "CORAL": lambda: skada.CORALAdapter(reg=1.0),
+        "OT": lambda: skada.EntropicOTMappingAdapter(reg_e=0.1, norm="median"),
+    }
+
+
+def skada_score(make_adapter, clf, source: Domain, target: Domain) -> float:
+    from skada import make_da_pipeline
+
+    X = np.vstack([source.X, target.X])
+    y = np.concatenate([source.y, -np.ones(len(target.X), dtype=source.y.dtype)])
+    sd = np.concatenate([np.ones(len(source.X), dtype=int), -np.ones(len(target.X), dtype=int)])
+    pipe = make_da_pipeline(make_adapter(), clf)
+    pipe.fit(X, y, sample_domain=sd)
+    pred = pipe.predict(target.X, sample_domain=-np.ones(len(target.X), dtype=int))
+    return float(np.mean(pred == target.y))
+
+
+# ----------------------------------------------------------------------------- table A
+# Long et al. ICCV 2013, Table 2 (USPS->MNIST, MNIST->USPS), 1-NN.
+MNIST_PAPER = {
+    "NA": (44.70, 65.94),
+    "PCA": (44.95, 66.22),
+    "TCA": (51.05, 56.28),
+    "JDA": (59.65, 67.28),
+}
+MNIST_DIRECTIONS = [("usps", "mnist"), ("mnist", "usps")]
+
+
+def run_mnist(methods: list[str], use_skada: bool, data_home: str | None) -> str:
+    domains = load_mnist_usps_jda(data_home=data_home, normalize="l2")
+    knn = CLASSIFIERS["1-NN"](0)
+    ours: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    for name in methods:
+        factory, _ = MNIST_METHODS[name]
+        ours[name], seconds[name] = [], 0.0
+        for src, tgt in MNIST_DIRECTIONS:
+            start = time.perf_counter()
+            Zs, Zt = factory()(domains[src], domains[tgt].X)
+            ours[name].append(100 * score(knn, Zs, domains[src].y, Zt, domains[tgt].y))
+            seconds[name] += time.perf_counter() - start
+        print(f"  mnist-usps {name}: {ours[name]} ({seconds[name]:.1f} s)", flush=True)
+    skada_cells: dict[str, list[str]] = {}
+    if use_skada:
+        for settings in ("default", "ours"):
+            for name, make in skada_adapters(settings).items():
+                cells = skada_cells.setdefault(name, ["", ""])
+                for i, (src, tgt) in enumerate(MNIST_DIRECTIONS):
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            acc = 100 * skada_score(make, knn, domains[src], domains[tgt])
+                        text = f"{acc:.2f}"
+                    except Exception as exc:  # report, do not stop the table
+                        text = f"error ({type(exc).__name__})"
+                    cells[i] += ("" if settings == "default" else " / ") + text
+                print(f"  skada {settings} {name}: {cells}", flush=True)
+
+    lines = [
+        "### MNIST ↔ USPS (JDA protocol)",
+        "",
+        "Target accuracy (%), one deterministic run. Data: the 2000 MNIST / 1800 USPS "
+        "subsets of the TCA/JDA papers, 16x16 pixels, every row L2-normalised; all source and "
+        "all target rows. Classifier: 1-NN (Euclidean) trained on the adapted source, applied "
+        "to the adapted target. Paper: Long et al. ICCV 2013 (JDA), Table 2. We did not find "
+        "published SA or CORAL figures for these exact subsets in the sources we could "
+        "search (—). skada 0.6 cells: its adapter with its defaults / with the settings of "
+        "our row (SA d=50; TCA linear, k=100, mu=0.1; CORAL reg=1 absolute; OT: "
+        "`EntropicOTMappingAdapter(reg_e=0.1, norm='median')`), same 1-NN; its OT default "
+        "is exact EMD.",
+        "",
+        "| method | settings | USPS→MNIST | paper | skada | MNIST→USPS | paper | skada | "
+        "time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in methods:
+        paper = MNIST_PAPER.get(name)
+        sk = skada_cells.get(name, ["—", "—"]) if use_skada else ["not run", "not run"]
+        cells = []
+        for i in range(2):
+            p = f"{paper[i]:.2f}" if paper else "—"
+            cells.append(f"{ours[name][i]:.2f} | {p} | {sk[i]}")
+        lines.append(
+            f"| {name} | {MNIST_METHODS[name][1]} | {cells[0]} | {cells[1]} | {seconds[name]:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- table B
+def by_pairs(order: list[str], values: list[float]) -> list[float]:
+    """Reorder a paper row given in ``order`` (e.g. "C-A") into :data:`PAIRS` order."""
+    lookup = dict(zip([o.replace("-", "→") for o in order], values))
+    return [lookup[p] for p in PAIRS]
+
+
+_BENCH_ORDER = ["C-A", "C-W", "C-D", "A-C", "A-W", "A-D", "W-C", "W-A", "W-D", "D-C", "D-A", "D-W"]
+# Sun et al. AAAI 2016, Table 3 (full protocol, SVM), columns NA, SA, GFK, TCA, CORAL.
+_CORAL_T3 = np.array(
+    [
+        [41.7, 37.4, 41.9, 35.2, 45.1],
+        [44.6, 36.3, 41.4, 39.5, 39.5],
+        [31.9, 39.0, 41.4, 29.5, 44.4],
+        [53.1, 44.9, 56.0, 46.8, 52.1],
+        [47.8, 39.5, 42.7, 52.2, 45.9],
+        [41.7, 41.0, 45.1, 38.6, 46.4],
+        [26.2, 32.9, 38.7, 36.2, 37.7],
+        [26.4, 34.3, 36.5, 30.1, 33.8],
+        [52.5, 65.1, 74.6, 71.2, 84.7],
+        [27.6, 34.4, 31.9, 32.2, 36.0],
+        [21.2, 31.0, 27.5, 27.9, 33.7],
+        [78.3, 62.4, 79.6, 74.5, 86.6],
+    ]
+)
+OFFICE_PAPER: dict[tuple[str, str], dict[str, list[float]]] = {
+    ("standard", "linear SVM"): {
+        "NA": CORAL_PAPER["standard"][0],
+        "CORAL": CORAL_PAPER["standard"][1],
+    },
+    ("full", "linear SVM"): {
+        "NA": list(_CORAL_T3[:, 0]),
+        "SA": list(_CORAL_T3[:, 1]),
+        "TCA": list(_CORAL_T3[:, 3]),
+        "CORAL": list(_CORAL_T3[:, 4]),
+    },
+    ("full", "1-NN"): {
+        "NA": by_pairs(
+            _BENCH_ORDER,
+            [23.7, 25.76, 25.48, 26.0, 29.83, 25.48, 19.86, 22.96, 59.24, 26.27, 28.5, 63.39],
+        ),
+        "PCA": by_pairs(
+            _BENCH_ORDER,
+            [36.95, 32.54, 38.22, 34.73, 35.59, 27.39, 26.36, 31.0, 77.07, 29.65, 32.05, 75.93],
+        ),
+        "TCA": by_pairs(
+            _BENCH_ORDER,
+            [38.2, 38.64, 41.4, 37.76, 37.63, 33.12, 29.3, 30.06, 87.26, 31.7, 32.15, 86.1],
+        ),
+        "JDA": by_pairs(
+            _BENCH_ORDER,
+            [44.78, 41.69, 45.22, 39.36, 37.97, 39.49, 31.17, 32.78, 89.17, 31.52, 33.09, 89.49],
+        ),
+        "SA": by_pairs(
+            _BENCH_ORDER,
+            [49.27, 40.0, 39.49, 39.98, 33.22, 33.76, 35.17, 39.25, 75.16, 34.55, 39.87, 76.95],
+        ),
+    },
+}
+PAPER_SOURCE = {
+    ("standard", "linear SVM"): "Sun et al. AAAI 2016 (CORAL), Table 1 (their SVM)",
+    ("standard", "1-NN"): "none found for this protocol with 1-NN in the sources we could search",
+    ("full", "linear SVM"): "Sun et al. AAAI 2016, Table 3 (their SVM)",
+    ("full", "1-NN"): "Long et al. ICCV 2013 (NA, PCA, TCA, JDA; k=100) and Zhang et al. "
+    "CVPR 2017 (SA, d=30)",
+}
+
+
+def run_office(
+    protocol: str, methods: list[str], rounds: int, use_skada: bool, data_home: str | None
+) -> tuple[dict, dict, dict, float]:
+    domains = load_office_caltech_surf(data_home=data_home, preprocess="zscore")
+    n_rounds = rounds if protocol == "standard" else 1
+    table = office_methods(protocol)
+    acc = {(clf, m): np.zeros((len(PAIRS), n_rounds)) for clf in CLASSIFIERS for m in methods}
+    seconds = dict.fromkeys(methods, 0.0)
+    skada_acc: dict[tuple[str, str], np.ndarray] = {}
+    start_all = time.perf_counter()
+    for i, pair in enumerate(PAIRS):
+        source_full, target = domains[LETTER[pair[0]]], domains[LETTER[pair[2]]]
+        for r in range(n_rounds):
+            rng = np.random.default_rng(1000 * i + r)
+            source = subsample(source_full, 20, rng) if protocol == "standard" else source_full
+            for m in methods:
+                start = time.perf_counter()
+                Zs, Zt = table[m][0]()(source, target.X)
+                seconds[m] += time.perf_counter() - start
+                for clf_name, make_clf in CLASSIFIERS.items():
+                    acc[(clf_name, m)][i, r] = score(make_clf(r), Zs, source.y, Zt, target.y)
+            if use_skada and protocol == "full":  # skada: full protocol and 1-NN only
+                for name, make in skada_adapters("default").items():
+                    for clf_name, make_clf in [("1-NN", CLASSIFIERS["1-NN"])]:
+                        key = (clf_name, name)
+                        skada_acc.setdefault(key, np.full((len(PAIRS), 1), np.nan))
+                        try:
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore")
+                                skada_acc[key][i, 0] = skada_score(
+                                    make, make_clf(0), source, target
+                                )
+                        except Exception:  # noqa: BLE001 - reported as a missing cell
+                            pass
+        print(
+            f"  office {protocol} {pair}: {time.perf_counter() - start_all:.0f} s elapsed",
+            flush=True,
+        )
+    return acc, seconds, skada_acc, time.perf_counter() - start_all
+
+
+def office_markdown(
+    protocol: str,
+    methods: list[str],
+    acc: dict,
+    seconds: dict,
+    skada_acc: dict,
+    total: float,
+) -> str:
+    table = office_methods(protocol)
+    n_rounds = next(iter(acc.values())).shape[1]
+    sampling = (
+        f"{n_rounds} rounds; each draws min(20, class size) source images per class (seeds "
+        "1000·pair + round), all target images tested; mean ± std over rounds"
+        if protocol == "standard"
+        else "all source and all target images, one run"
+    )
+    settings = "; ".join(f"{m}: {table[m][1]}" for m in methods)
+    parts = []
+    for clf_name in CLASSIFIERS:
+        paper = OFFICE_PAPER.get((protocol, clf_name), {})
+        clf_text = (
+            "1-NN (Euclidean)"
+            if clf_name == "1-NN"
+            else "LinearSVC, C ∈ {1e-3, 1e-2, 1e-1, 1} by 2-fold stratified CV on the adapted source"
+        )
+        lines = [
+            f"### Office-Caltech10 SURF, {protocol} protocol, {clf_name}",
+            "",
+            f"Target accuracy (%), ours (paper). Sampling: {sampling}. Preprocessing: each "
+            "histogram L1-normalised, then z-scored within each domain. Classifier: "
+            f"{clf_text}, trained on the adapted source. Settings: {settings}. Paper: "
+            f"{PAPER_SOURCE[(protocol, clf_name)]}. Adapter fitting time over the whole "
+            f"protocol (shared by both classifiers): "
+            + ", ".join(f"{m} {seconds[m]:.0f} s" for m in methods)
+            + f"; total {total:.0f} s.",
+            "",
+            "| pair | " + " | ".join(methods) + " |",
+            "|---|" + "---|" * len(methods),
+        ]
+        for i, pair in enumerate(PAIRS):
+            cells = []
+            for m in methods:
+                a = 100 * acc[(clf_name, m)][i]
+                cell = f"{a.mean():.1f}" + (f" ± {a.std():.1f}" if n_rounds > 1 else "")
+                if m in paper:
+                    cell += f" ({paper[m][i]:.1f})"
+                cells.append(cell)
+            lines.append(f"| {pair} | " + " | ".join(cells) + " |")
+        avg = []
+        for m in methods:
+            cell = f"**{100 * acc[(clf_name, m)].mean():.1f}**"
+            if m in paper:
+                cell += f" ({np.mean(paper[m]):.1f})"
+            avg.append(cell)
+        lines.append("| **average** | " + " | ".join(avg) + " |")
+        sk = {k[1]: v for k, v in skada_acc.items() if k[0] == clf_name}
+        if sk:
+            lines += [
+                "",
+                f"skada 0.6 with its defaults ({', '.join(sk)}: `SubspaceAlignmentAdapter()`, "
+                "`TransferComponentAnalysisAdapter()` (RBF, mu=0.1), `CORALAdapter()` "
+                "(Ledoit–Wolf), `OTMappingAdapter()` (exact OT)), same data and "
+                f"{clf_name}; average over pairs: "
+                + ", ".join(f"{name} {100 * np.nanmean(v):.1f}" for name, v in sk.items())
+                + ".",
+            ]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of the standard protocol")
+    parser.add_argument("--tables", default="mnist-usps,office")
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=str(ALL_METHODS))
+    parser.add_argument("--protocols", default="standard,full")
+    parser.add_argument("--no-skada", action="store_true", help="skip the skada columns")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--output-dir", default=str(RESULTS))
+    args = parser.parse_args()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(ALL_METHODS))
+    if unknown:
+        parser.error(f"unknown --methods {unknown}; choose from {ALL_METHODS}")
+    tables = {t.strip() for t in args.tables.split(",")}
+    use_skada = not args.no_skada and skada_available()
+    torch.set_num_threads(args.threads)
+    command = "python benchmarks/feature_tables.py " + " ".join(sys.argv[1:])
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # LinearSVC on tiny folds
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with threadpool_limits(args.threads):
+        if "mnist-usps" in tables:
+            start = time.perf_counter()
+            text = run_mnist([m for m in methods], use_skada, args.data_home)
+            header = [
+                "# Feature-based strategies on MNIST ↔ USPS",
+                "",
+                f"Produced by `{command.strip()}` ({args.threads} thread(s); "
+                f"{time.perf_counter() - start:.0f} s).",
+                "",
+            ]
+            print(text, "\n", flush=True)
+            (out / "feature_mnist_usps.md").write_text("\n".join(header) + "\n" + text + "\n")
+        if "office" in tables:
+            parts = [
+                "# Feature-based strategies on Office-Caltech10 SURF",
+                "",
+                f"Produced by `{command.strip()}` ({args.threads} thread(s)). The standard "
+                f"protocol averages {args.rounds} rounds here; the papers average 20.",
+                "",
+            ]
+            office = methods
+            for protocol in [p.strip() for p in args.protocols.split(",") if p.strip()]:
+                acc, seconds, skada_acc, total = run_office(
+                    protocol, office, args.rounds, use_skada, args.data_home
+                )
+                text = office_markdown(protocol, office, acc, seconds, skada_acc, total)
+                print(text, "\n", flush=True)
+                parts += [text, ""]
+            (out / "feature_office_caltech.md").write_text("\n".join(parts))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
