@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .._domain import SOURCE, Domain
 from ..base import ModelAdapter, _fit_with_weights
+from ..instance._utils import resolve_device
 from ..ops import ReversalSchedule
 from ..training.callbacks import Checkpoint
 from ..training.data import (
@@ -80,21 +81,6 @@ def _check_float(name: str, value: Any, allow_zero: bool = False) -> float:
             f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}; got {value!r}."
         )
     return float(value)
-
-
-def resolve_device(device: Any) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or a torch.device; got {device!r}."
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available.")
-    return dev
 
 
 @contextlib.contextmanager
