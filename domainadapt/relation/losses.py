@@ -117,7 +117,10 @@ def rkd_angle_loss(student: Tensor, teacher: Tensor, eps: float = 1e-12) -> Tens
     with torch.no_grad():
         t = _angles(teacher.detach(), eps)
     s = _angles(student, eps)
-    return F.smooth_l1_loss(s[distinct], t[distinct].to(s.dtype))
+    # Masked mean over the n(n-1)(n-2) distinct triplets (a multiply, not a boolean
+    # gather, which would copy the n^3 entries twice and sync to count them).
+    per_triplet = F.smooth_l1_loss(s, t.to(s.dtype), reduction="none")
+    return (per_triplet * distinct.to(s.dtype)).sum() / (n * (n - 1) * (n - 2))
 
 
 class RKDDistanceLoss(nn.Module):

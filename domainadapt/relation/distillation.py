@@ -1,0 +1,274 @@
+"""Relational knowledge distillation across domains (RKD, Park et al. 2019)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import clone
+from torch import Tensor, nn
+
+from ..model.deep import DeepAdapter, resolve_device
+from ..model.source_only import SourceOnly
+from ..training.data import Batch
+from .losses import rkd_angle_loss, rkd_distance_loss
+
+__all__ = ["RelationalDistillation"]
+
+_LAYERS = ("features", "logits")
+_DOMAINS = ("target", "both")
+#: DeepAdapter parameters the default teacher shares with the student.
+_SHARED = (
+    "n_epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "lr_schedule",
+    "max_grad_norm",
+    "device",
+    "n_threads",
+)
+
+
+class RelationalDistillation(DeepAdapter):
+    r"""Relational knowledge distillation from a source-trained teacher on target data.
+
+    .. math:: \min_{F, C}\; \mathcal L_{cls}(X^s, y^s)
+              + \lambda_D\, \mathcal L_D\big(T(X^t), h(X^t)\big)
+              + \lambda_A\, \mathcal L_A\big(T(X^t), h(X^t)\big)
+              + \lambda_{KD}\, \tau^2\, \mathrm{KL}\big(\sigma(g_T(X^t)/\tau)\,\|\,
+              \sigma(C(F(X^t))/\tau)\big)
+
+    The student (``network`` / ``hidden_sizes``, usually small) is trained on the
+    source cross-entropy while its target embeddings :math:`h` keep the teacher's
+    relations: :math:`\mathcal L_D` matches the mean-normalised pairwise distances
+    and :math:`\mathcal L_A` the cosines of the triplet angles of a batch
+    (:func:`~domainadapt.relation.rkd_distance_loss`,
+    :func:`~domainadapt.relation.rkd_angle_loss`; Huber losses, as in the paper),
+    optionally with Hinton's soft-label distillation on the target batch. The
+    teacher is frozen. By default it is a wider
+    :class:`~domainadapt.model.SourceOnly` network (``teacher_hidden_sizes``)
+    trained first inside ``fit`` with the student's optimiser settings; give
+    ``teacher=`` an adapted model (e.g. a fitted :class:`~domainadapt.model.DANN`)
+    to distil its target geometry into a smaller network.
+
+    Where it helps: distilling from a teacher that is better on the target than
+    the student can be alone, above all an adapted one (a small student keeping
+    the target relations of a :class:`~domainadapt.relation.ClassRelationAlignment`
+    teacher beats the same student trained alone on the shifted blobs of the tests
+    and on rotated digits). RKD cannot correct a shift that the teacher itself
+    suffers from: from the default source-only teacher the student inherits the
+    teacher's target geometry, errors included, and gains little or nothing.
+
+    Parameters
+    ----------
+    teacher : DeepAdapter or nn.Module, optional
+        A fitted :class:`~domainadapt.model.deep.DeepAdapter` is used as is; an unfitted
+        one is cloned and fitted on the same data first (``fit`` arguments; note that
+        :func:`sklearn.base.clone` of this adapter also un-fits its teacher);
+        an ``nn.Module`` maps inputs to the teacher's embeddings (and, when its output
+        width is the number of classes, to logits for ``kd_weight``). ``None``: a
+        :class:`~domainadapt.model.SourceOnly` MLP with ``teacher_hidden_sizes``.
+    teacher_hidden_sizes : sequence of int, default=(128, 128)
+        Hidden layers of the default teacher.
+    distance_weight : float, default=1.0
+        :math:`\lambda_D` (the paper's metric-learning setting: 1).
+    angle_weight : float, default=2.0
+        :math:`\lambda_A` (the paper: 2).
+    kd_weight : float, default=0.0
+        :math:`\lambda_{KD}`, soft-label distillation on the target batch.
+    temperature : float, default=4.0
+        :math:`\tau` of the soft labels.
+    layer : {"features", "logits"}, default="features"
+        Which outputs of student and teacher carry the relations (for an
+        ``nn.Module`` teacher: its output).
+    relation_domains : {"target", "both"}, default="target"
+        Relations on the target batch only, or on the pooled source and target batch
+        (the source-target relations then carry an adapted teacher's alignment too;
+        about 8 times the cost of the angle loss, which is cubic in the rows).
+    **kwargs
+        Parameters of :class:`~domainadapt.model.deep.DeepAdapter` (the student's).
+
+    Attributes
+    ----------
+    teacher_ : DeepAdapter or nn.Module
+        The teacher used (fitted; a copy of a module).
+    parts_ : nn.ModuleDict
+        The student.
+
+    References
+    ----------
+    W. Park, D. Kim, Y. Lu, M. Cho. "Relational Knowledge Distillation". CVPR 2019.
+    G. Hinton, O. Vinyals, J. Dean. "Distilling the Knowledge in a Neural Network".
+    NeurIPS 2014 Deep Learning Workshop.
+    """
+
+    def __init__(
+        self,
+        teacher: DeepAdapter | nn.Module | None = None,
+        teacher_hidden_sizes: Sequence[int] = (128, 128),
+        distance_weight: float = 1.0,
+        angle_weight: float = 2.0,
+        kd_weight: float = 0.0,
+        temperature: float = 4.0,
+        layer: str = "features",
+        relation_domains: str = "target",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.teacher = teacher
+        self.teacher_hidden_sizes = teacher_hidden_sizes
+        self.distance_weight = distance_weight
+        self.angle_weight = angle_weight
+        self.kd_weight = kd_weight
+        self.temperature = temperature
+        self.layer = layer
+        self.relation_domains = relation_domains
+
+    # ------------------------------------------------------------------ parameters
+    def _check_relation_params(self) -> None:
+        for name in ("distance_weight", "angle_weight", "kd_weight", "temperature"):
+            v = getattr(self, name)
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            ok = ok and (v > 0 if name == "temperature" else v >= 0)
+            if not ok:
+                sign = "> 0" if name == "temperature" else ">= 0"
+                raise ValueError(f"{name} must be a finite number {sign}; got {v!r}.")
+        if self.layer not in _LAYERS:
+            raise ValueError(f"layer must be one of {_LAYERS}; got {self.layer!r}.")
+        if self.relation_domains not in _DOMAINS:
+            raise ValueError(
+                f"relation_domains must be one of {_DOMAINS}; got {self.relation_domains!r}."
+            )
+        t = self.teacher
+        if t is not None and not isinstance(t, (DeepAdapter, nn.Module)):
+            raise TypeError(
+                f"teacher must be a DeepAdapter, a torch.nn.Module or None; got {type(t).__name__}."
+            )
+
+    def _default_teacher(self) -> SourceOnly:
+        shared = {k: getattr(self, k) for k in _SHARED}
+        rs = self.random_state
+        if not (isinstance(rs, numbers.Integral) and not isinstance(rs, bool)):
+            rs = self._seed()
+        return SourceOnly(
+            network=None,
+            hidden_sizes=self.teacher_hidden_sizes,
+            dropout=self.dropout,
+            progress=False,
+            random_state=rs,
+            **shared,
+        )
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        source: Any,
+        target: Any = None,
+        sample_domain: Any = None,
+        sample_weight: Any = None,
+    ) -> RelationalDistillation:
+        """Fit (or take) the teacher, then train the student; arguments as
+        :meth:`DeepAdapter.fit <domainadapt.model.deep.DeepAdapter.fit>`."""
+        self._check_relation_params()
+        t = self.teacher
+        if t is None:
+            teacher = self._default_teacher().fit(source, target, sample_domain, sample_weight)
+        elif isinstance(t, DeepAdapter):
+            if hasattr(t, "parts_"):
+                teacher = t  # fitted: used as is (never modified)
+            else:
+                teacher = clone(t).fit(source, target, sample_domain, sample_weight)
+        else:
+            teacher = copy.deepcopy(t)
+        self.teacher_ = teacher
+        return super().fit(source, target, sample_domain, sample_weight)
+
+    def _train(self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...]):
+        teacher = self.teacher_
+        if isinstance(teacher, DeepAdapter):
+            if tuple(teacher.input_shape_) != tuple(input_shape):
+                raise ValueError(
+                    f"the teacher was fitted on rows of shape {tuple(teacher.input_shape_)}, "
+                    f"the data have {tuple(input_shape)}."
+                )
+            if self.kd_weight > 0 and (
+                teacher.n_classes_ != n_classes
+                or not np.array_equal(np.asarray(teacher.classes_), np.asarray(self.classes_))
+            ):
+                raise ValueError(
+                    "kd_weight > 0 needs a teacher fitted on the same classes: it has "
+                    f"{list(teacher.classes_)}, the data {list(self.classes_)}."
+                )
+            parts = copy.deepcopy(teacher.parts_)
+        else:
+            parts = nn.ModuleDict({"module": copy.deepcopy(teacher)})
+            try:
+                with torch.no_grad():
+                    parts["module"].eval()(torch.zeros((2, *input_shape)))
+            except Exception as exc:  # noqa: BLE001
+                raise ValueError(
+                    f"the teacher module cannot process rows of shape {tuple(input_shape)}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        device = resolve_device(self.device)
+        self._teacher_parts = parts.to(device).eval().requires_grad_(False)
+        try:
+            super()._train(source, target, n_classes, input_shape)
+        finally:
+            del self._teacher_parts
+
+    @torch.no_grad()
+    def _teacher_outputs(self, x: Tensor, n_classes: int) -> tuple[Tensor, Tensor | None]:
+        """The teacher's relation embedding and logits (None when it has none) of ``x``."""
+        parts = self._teacher_parts
+        if "module" in parts:
+            out = parts["module"](x).flatten(1).float()
+            return out, (out if out.shape[1] == n_classes else None)
+        teacher = self.teacher_
+        logits = teacher._predict_logits(parts, x).float()
+        emb = logits if self.layer == "logits" else teacher._features(parts, x).float()
+        return emb, logits
+
+    def _training_loss(
+        self, parts: nn.ModuleDict, batch: Batch, state: Any
+    ) -> tuple[Tensor, dict[str, Any]]:
+        ns = batch.n_source
+        x = torch.cat([batch.source_x, batch.target_x])
+        f = parts["features"](x).flatten(1)
+        logits = parts["classifier"](f)
+        logits_t = logits[ns:] if batch.target_labelled is not None else None
+        cls = self.classification_loss(logits[:ns], batch, logits_t)
+        rows = slice(ns, None) if self.relation_domains == "target" else slice(None)
+        t_emb, t_logits = self._teacher_outputs(x[rows], state.n_classes)
+        s_emb = (logits if self.layer == "logits" else f)[rows].float()
+        zero = cls.detach() * 0.0
+        n = s_emb.shape[0]  # a zero weight skips its loss (the angle loss costs O(n^3))
+        dist = rkd_distance_loss(s_emb, t_emb) if self.distance_weight > 0 and n >= 2 else zero
+        angle = rkd_angle_loss(s_emb, t_emb) if self.angle_weight > 0 and n >= 3 else zero
+        loss = cls + self.distance_weight * dist + self.angle_weight * angle
+        logs = {"classification": cls.detach(), "distance": dist.detach(), "angle": angle.detach()}
+        if self.kd_weight > 0:
+            if t_logits is None:
+                raise ValueError(
+                    "kd_weight > 0 needs teacher logits: the teacher module's output width "
+                    f"must be the number of classes ({state.n_classes})."
+                )
+            tau = float(self.temperature)
+            t_lg = t_logits[-batch.target_x.shape[0] :] if rows == slice(None) else t_logits
+            kd = F.kl_div(
+                F.log_softmax(logits[ns:].float() / tau, 1),
+                F.softmax(t_lg / tau, 1),
+                reduction="batchmean",
+            ) * (tau * tau)
+            loss = loss + self.kd_weight * kd
+            logs["kd"] = kd.detach()
+        return loss, logs
