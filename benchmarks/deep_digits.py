@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             "model after the last epoch is scored (no model selection, no target labels used).",
             "- Settings per method:",
             *hp_lines,
-            "- USPS is the ESL rendering (see `/work/shared/data/README.md`), not the LIBSVM one "
+            "- USPS is the ESL rendering (see the README of the data directory, `DOMAINADAPT_DATA`), not the LIBSVM one "
             "of torchvision that most papers use; figures can differ by a few points for that "
             "alone.",
             "",

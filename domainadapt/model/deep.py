@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .._domain import SOURCE, Domain
 from ..base import ModelAdapter, _fit_with_weights
-from ..instance._utils import resolve_device
+from ..instance._utils import check_int, check_positive, resolve_device
 from ..ops import ReversalSchedule
 from ..training.callbacks import Checkpoint
 from ..training.data import (
@@ -64,23 +64,6 @@ __all__ = ["DeepAdapter"]
 SAVE_FORMAT = 1
 #: Optimisation iterations aimed at when ``n_epochs=None``.
 AUTO_STEPS = 600
-
-
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = value >= 0 if allow_zero else value > 0
-    if not ok:
-        raise ValueError(
-            f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}; got {value!r}."
-        )
-    return float(value)
 
 
 @contextlib.contextmanager
@@ -500,7 +483,7 @@ class DeepAdapter(ModelAdapter):
             )
         labels = self._scan_labels(src)
         if self.n_classes is not None:
-            n_classes = _check_int("n_classes", self.n_classes, 2)
+            n_classes = check_int("n_classes", self.n_classes, 2)
         elif labels is not None:
             n_classes = int(labels.max()) + 1
         else:  # pragma: no cover - _scan_labels returns labels when n_classes is None
@@ -532,25 +515,25 @@ class DeepAdapter(ModelAdapter):
         return torch.cat([y for _, y, _ in data])
 
     def _check_params(self) -> None:
-        _check_int("batch_size", self.batch_size, 1)
+        check_int("batch_size", self.batch_size, 1)
         if self.n_epochs is not None:
-            _check_int("n_epochs", self.n_epochs, 1)
-        _check_float("lr", self.lr)
-        _check_float("weight_decay", self.weight_decay, allow_zero=True)
-        _check_float("momentum", self.momentum, allow_zero=True)
+            check_int("n_epochs", self.n_epochs, 1)
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("momentum", self.momentum, allow_zero=True)
         if self.max_grad_norm is not None:
-            _check_float("max_grad_norm", self.max_grad_norm)
+            check_positive("max_grad_norm", self.max_grad_norm)
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd'; got {self.optimizer!r}.")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}."
             )
-        _check_int("num_workers", self.num_workers, 0)
+        check_int("num_workers", self.num_workers, 0)
         if self.n_threads is not None:
-            _check_int("n_threads", self.n_threads, 1)
+            check_int("n_threads", self.n_threads, 1)
         if self.checkpoint_every is not None:
-            _check_int("checkpoint_every", self.checkpoint_every, 1)
+            check_int("checkpoint_every", self.checkpoint_every, 1)
         if self.resume not in (True, False, "auto"):
             raise ValueError(f"resume must be True, False or 'auto'; got {self.resume!r}.")
         if self.resume is not False and self.checkpoint_dir is None:

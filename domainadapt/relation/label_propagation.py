@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._domain import SOURCE, Domain
 from ..base import BaseAdapter, _fit_with_weights
+from ..instance._utils import check_int
 from ..validation import check_sample_domain, target_rows_to_score
 
 __all__ = ["LabelPropagation", "spread_labels", "symmetric_normalize"]
@@ -116,12 +117,6 @@ def _scale_from(dist: np.ndarray) -> float:
     if not s > 0:  # all neighbours coincide
         s = 1.0
     return s * s
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
 
 
 def _check_unit(name: str, value: Any, *, closed_right: bool) -> float:
@@ -283,12 +278,12 @@ class LabelPropagation(BaseAdapter):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, n_target: int) -> str:
-        _check_int("n_neighbors_source", self.n_neighbors_source, 1)
-        _check_int("n_neighbors_target", self.n_neighbors_target, 1)
+        check_int("n_neighbors_source", self.n_neighbors_source, 1)
+        check_int("n_neighbors_target", self.n_neighbors_target, 1)
         _check_unit("alpha", self.alpha, closed_right=False)
         _check_unit("self_training_weight", self.self_training_weight, closed_right=True)
-        _check_int("n_rounds", self.n_rounds, 0)
-        _check_int("max_iter", self.max_iter, 1)
+        check_int("n_rounds", self.n_rounds, 0)
+        check_int("max_iter", self.max_iter, 1)
         if not (isinstance(self.tol, numbers.Real) and self.tol > 0):
             raise ValueError(f"tol must be a number > 0; got {self.tol!r}.")
         if self.align not in ("center", "coral", None):
