@@ -30,6 +30,7 @@ __all__ = [
     "run_benchmark",
     "summarise",
     "format_markdown",
+    "format_collections",
 ]
 
 
@@ -198,4 +199,41 @@ def format_markdown(rows: list[dict[str, Any]], tasks: list[BenchmarkTask],
             means = [stats[(t, name)][0] for t in task_names if (t, name) in stats]
             cells.append(f"{100 * np.nanmean(means):.1f}" if means else "")
         lines.append("| **mean** | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_collections(rows: list[dict[str, Any]], tasks: list[BenchmarkTask],
+                       methods: list[AdapterEntry], baseline: str = "no_adaptation") -> str:
+    """Markdown table of each method's gain over ``baseline`` per collection (task group).
+
+    A cell is the mean over the group's tasks of (mean accuracy over seeds − the
+    baseline's), in points, then the number of tasks won (gain > 0.5 point) and
+    lost (gain < −0.5 point), then the worst task's gain.
+    """
+    stats = summarise(rows)
+    names = [m.name for m in methods if m.name != baseline]
+    groups: dict[str, list[str]] = {}
+    for t in tasks:
+        if any(r["task"] == t.name for r in rows):
+            groups.setdefault(t.group, []).append(t.name)
+    lines = ["| collection | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for group, task_names in groups.items():
+        cells = []
+        for name in names:
+            gains = []
+            for t in task_names:
+                base = stats.get((t, baseline), (float("nan"),))[0]
+                mean = stats.get((t, name), (float("nan"),))[0]
+                gains.append(100 * (mean - base))
+            gains = np.asarray(gains)
+            if not np.isfinite(gains).any():
+                cells.append("failed")
+                continue
+            won = int(np.sum(gains > 0.5))
+            lost = int(np.sum(gains < -0.5))
+            cell = f"{np.nanmean(gains):+.1f} ({won}/{lost}, worst {np.nanmin(gains):+.1f})"
+            if not np.isfinite(gains).all():
+                cell += f", {int(np.sum(~np.isfinite(gains)))} failed"
+            cells.append(cell)
+        lines.append(f"| {group} ({len(task_names)}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)

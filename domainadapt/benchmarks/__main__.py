@@ -17,17 +17,18 @@ from pathlib import Path
 
 from ..datasets import REGISTRY, get_data_home
 from ..registry import get_adapters
-from . import format_markdown, get_tasks, run_benchmark
+from . import format_collections, format_markdown, get_tasks, run_benchmark
 
 _GROUP_FILES = {
     "office-caltech": "office_caltech10_surf.npz",
+    "office-caltech-full": "office_caltech10_surf.npz",
     "mnist-usps": "mnist_usps_jda.npz",
 }
 
 
 def _available_groups(data_home: str | None) -> tuple[list[str], list[str]]:
     home = get_data_home(data_home)
-    found, missing = ["synthetic", "digits"], []
+    found, missing = ["synthetic", "digits", "text"], []
     for group, filename in _GROUP_FILES.items():
         assert filename in REGISTRY
         (found if (home / filename).is_file() else missing).append(group)
@@ -40,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Run every registered domain-adaptation strategy on benchmark tasks.",
     )
     parser.add_argument("--groups", nargs="+", default=None,
-                        help="task groups (default: synthetic and digits, plus each real set found): "
-                             "synthetic digits office-caltech mnist-usps")
+                        help="task groups (default: synthetic, digits and text, plus each real set "
+                             "found): synthetic digits text office-caltech office-caltech-full "
+                             "mnist-usps")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="registered strategy names (default: all benchmark ones)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -103,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, {seconds:.0f} s.",
         "",
         table,
+        "",
+        "Gain over no_adaptation per collection (points): mean over its tasks (tasks won / "
+        "lost by more than 0.5 point, worst task).",
+        "",
+        format_collections(rows, tasks, methods),
         "",
         "Protocols:",
         *[f"- {p}" for p in protocols],

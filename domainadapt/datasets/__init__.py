@@ -16,7 +16,8 @@ SHA-256 is always checked (:func:`fetch_file`). There is no public mirror of the
 Synthetic data (no files needed): :func:`make_rotated_moons`,
 :func:`make_gaussian_shift` (with its exact density ratio) and
 :func:`make_shifted_digits` (scikit-learn's digits, the toolkit's default
-example data).
+example data) and :func:`make_topic_shift` (bag-of-words counts of two-class
+"reviews" from two domains, a text-like shift).
 """
 
 from ._fetch import (
@@ -46,6 +47,7 @@ from ._synthetic import (
     make_gaussian_shift,
     make_rotated_moons,
     make_shifted_digits,
+    make_topic_shift,
 )
 
 __all__ = [
@@ -70,5 +72,6 @@ __all__ = [
     "make_gaussian_shift",
     "make_rotated_moons",
     "make_shifted_digits",
+    "make_topic_shift",
     "sha256sum",
 ]
