@@ -21,6 +21,7 @@ BUILTIN_MODULES = (
     "domainadapt.instance",
     "domainadapt.feature",
     "domainadapt.relation",
+    "domainadapt.selection",
 )
 
 FAMILIES = ("model", "instance", "feature", "relation")

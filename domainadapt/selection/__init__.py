@@ -15,21 +15,50 @@ target rows alike (``GridSearchCV`` turns that into NaN scores with a warning
 unless ``error_score="raise"``).
 """
 
+from .auto import AutoAdapter
 from .distance import ShiftReport, domain_shift_report, proxy_a_distance
 from .guard import NegativeTransferWarning, TransferReport, negative_transfer_report
+from ._ensemble import (
+    RECOMMENDED_SCORERS,
+    CandidateRanking,
+    EnsembleScorer,
+    ensemble_validation,
+    rank_candidates,
+)
+from ._mixval import MixValScorer, mixval_scores
 from .scorers import (
+    BatchNuclearNormScorer,
     DeepEmbeddedValidationScorer,
     DomainScorer,
     ImportanceWeightedScorer,
+    InformationMaximizationScorer,
     PredictionEntropyScorer,
     ReverseValidationScorer,
+    SoftmaxCorrelationScorer,
     SoftNeighborhoodDensityScorer,
+    batch_nuclear_norm,
     dev_risk,
     get_scorers,
+    information_maximization,
     soft_neighborhood_density,
+    softmax_correlation,
 )
 
 __all__ = [
+    "AutoAdapter",
+    "RECOMMENDED_SCORERS",
+    "BatchNuclearNormScorer",
+    "CandidateRanking",
+    "EnsembleScorer",
+    "ensemble_validation",
+    "InformationMaximizationScorer",
+    "MixValScorer",
+    "SoftmaxCorrelationScorer",
+    "batch_nuclear_norm",
+    "information_maximization",
+    "mixval_scores",
+    "rank_candidates",
+    "softmax_correlation",
     "DeepEmbeddedValidationScorer",
     "DomainScorer",
     "ImportanceWeightedScorer",
@@ -46,3 +75,17 @@ __all__ = [
     "proxy_a_distance",
     "soft_neighborhood_density",
 ]
+
+from ..registry import register_adapter  # noqa: E402
+
+register_adapter(
+    "auto",
+    "model",
+    lambda estimator, random_state: AutoAdapter(estimator=estimator, random_state=random_state),
+    description="Automatic choice among the portfolio by unsupervised scores, with a "
+    "negative-transfer guard",
+    # it fits the whole portfolio: benchmarks/auto.py measures it against each strategy
+    benchmark=False,
+    stochastic=True,
+    test_params={"candidates": ["no_adaptation", "coral", "kliep"]},
+)

@@ -1,0 +1,267 @@
+"""The automatic choice (``AutoAdapter``) against no adaptation and the oracle-best strategy.
+
+Protocol, per task and seed (tasks of ``domainadapt.benchmarks``, each with its own
+downstream classifier, logistic regression everywhere):
+
+* every strategy of the default portfolio (``AutoAdapter``'s candidates) is fitted
+  with its defaults on all source rows + the unlabelled target and scored on the
+  target labels: the single strategies, among them no adaptation;
+* ``AutoAdapter(estimator=..., random_state=seed)`` with its defaults is fitted on
+  the same data; it never sees a target label. Its target accuracy and what it
+  kept are recorded;
+* for the candidates ``AutoAdapter`` fitted on its training part of the source,
+  every scorer of ``get_scorers()`` is computed on the held-out source rows + the
+  target rows, and compared (Spearman) with those candidates' true target
+  accuracy. ``ensemble`` is ``AutoAdapter``'s own criterion (mean rank over its
+  scorers).
+
+The per-collection table compares the automatic choice's mean with no adaptation's
+and with the oracle-best single strategy's mean (the one strategy with the best
+mean over the collection, chosen with the target labels).
+
+Usage::
+
+    DOMAINADAPT_DATA=/path/to/data python benchmarks/auto.py [--groups ...] [--seeds 0 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import time
+import warnings
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from domainadapt import Domain
+from domainadapt.benchmarks import get_tasks
+from domainadapt.benchmarks.__main__ import _available_groups
+from domainadapt.registry import get_adapter
+from domainadapt.selection import AutoAdapter, get_scorers
+from domainadapt.selection.auto import DEFAULT_PORTFOLIO
+
+RESULTS = Path(__file__).parent / "results" / "auto.md"
+
+
+def _quiet_fit(model, source, target):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(source, target)
+
+
+def run_one(task, seed: int, scorer_names: list[str]) -> tuple[list[dict], dict, dict]:
+    """Returns (single-strategy rows, the auto row, {scorer: spearman rho})."""
+    source, target = task.load(seed)
+    unlabelled = Domain(target.X, name=target.name)
+    singles = []
+    for name in DEFAULT_PORTFOLIO:
+        start = time.perf_counter()
+        try:
+            model = _quiet_fit(get_adapter(name).make(task.make_estimator(), seed), source,
+                               unlabelled)
+            acc = float(model.score(target.X, target.y))
+            err = ""
+        except Exception as exc:  # keep the other results
+            acc, err = float("nan"), f"{type(exc).__name__}: {exc}"
+        singles.append({"task": task.name, "group": task.group, "seed": seed, "method": name,
+                        "accuracy": acc, "seconds": time.perf_counter() - start, "error": err})
+    start = time.perf_counter()
+    auto = _quiet_fit(AutoAdapter(estimator=task.make_estimator(), random_state=seed), source,
+                      unlabelled)
+    auto_row = {"task": task.name, "group": task.group, "seed": seed, "method": "auto",
+                "accuracy": float(auto.score(target.X, target.y)),
+                "seconds": time.perf_counter() - start, "picked": auto.best_name_,
+                "ranked_first": auto.ranking_[0], "vetoed": auto.guard_vetoed_, "error": ""}
+    # scorers' rank correlation over the candidates AutoAdapter fitted and scored
+    val = auto.validation_index_
+    X_val = np.concatenate([source.X[val], target.X])
+    y_val = np.concatenate([source.y[val], np.full(len(target.X), source.y[0])])
+    sd_val = np.array(["source"] * len(val) + ["target"] * len(target.X))
+    names = list(auto.candidates_)
+    true_acc = np.array([auto.candidates_[n].score(target.X, target.y) for n in names])
+    res = auto.cv_results_
+    index = {c: i for i, c in enumerate(res["candidate"])}
+    scorers = get_scorers()
+    rhos = {}
+    for s in scorer_names:
+        if f"score_{s}" in res:
+            values = np.array([res[f"score_{s}"][index[n]] for n in names])
+        else:
+            values = []
+            for n in names:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        values.append(scorers[s](auto.candidates_[n], X_val, y_val,
+                                                 sample_domain=sd_val))
+                except Exception:
+                    values.append(np.nan)
+            values = np.array(values, dtype=float)
+        ok = np.isfinite(values)
+        rhos[s] = (float(spearmanr(values[ok], true_acc[ok])[0])
+                   if ok.sum() > 2 and np.ptp(true_acc[ok]) > 0 else float("nan"))
+    ens = np.array([res["mean_rank"][index[n]] for n in names])
+    rhos["ensemble"] = float(spearmanr(ens, true_acc)[0]) if np.ptp(true_acc) > 0 else np.nan
+    return singles, auto_row, rhos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    found, _ = _available_groups(None)
+    parser.add_argument("--groups", nargs="+", default=None,
+                        help=f"task groups (default: every one whose data is here: {found}, "
+                             "office-caltech-full included when office-caltech is)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--tasks", nargs="+", default=None, help="only these task names")
+    parser.add_argument("--output", default=str(RESULTS))
+    args = parser.parse_args()
+    groups = args.groups or found
+    tasks = [t for t in get_tasks(groups) if args.tasks is None or t.name in args.tasks]
+    scorer_names = list(get_scorers())
+    out = Path(args.output)
+    csv_path = out.with_suffix(".csv")
+    start = time.perf_counter()
+    rows: list[dict] = []
+    rho_rows: list[dict] = []
+    fields = ["task", "group", "seed", "method", "accuracy", "seconds", "picked", "ranked_first",
+              "vetoed", "error"]
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for task in tasks:
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                singles, auto_row, rhos = run_one(task, seed, scorer_names)
+                for r in [*singles, auto_row]:
+                    writer.writerow(r)
+                    rows.append(r)
+                handle.flush()
+                rho_rows.append({"task": task.name, "seed": seed, **rhos})
+                print(f"{task.name} seed {seed}: auto {100 * auto_row['accuracy']:.1f} "
+                      f"({auto_row['picked']}) vs no adaptation "
+                      f"{100 * singles[0]['accuracy']:.1f}; {time.perf_counter() - t0:.0f} s",
+                      flush=True)
+    seconds = time.perf_counter() - start
+    out.write_text(format_report(rows, rho_rows, tasks, args.seeds, seconds, scorer_names))
+    print(out.read_text())
+
+
+def format_report(rows, rho_rows, tasks, seeds, seconds, scorer_names) -> str:
+    acc = defaultdict(list)
+    picks = defaultdict(Counter)
+    vetoes = Counter()
+    for r in rows:
+        acc[(r["task"], r["method"])].append(r["accuracy"])
+        if r["method"] == "auto":
+            picks[r["task"]][r["picked"]] += 1
+            vetoes[r["task"]] += int(bool(r["vetoed"]))
+    mean = {k: float(np.nanmean(v)) for k, v in acc.items()}
+    std = {k: float(np.nanstd(v)) for k, v in acc.items()}
+    methods = list(DEFAULT_PORTFOLIO)
+    task_names = [t.name for t in tasks if (t.name, "auto") in mean]
+    group_of = {t.name: t.group for t in tasks}
+
+    lines = [
+        "# The automatic choice of strategy",
+        "",
+        f"Generated by `python benchmarks/auto.py` (seeds {seeds}) in {seconds / 60:.1f} min on a "
+        f"shared 2-core CPU machine, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}. Every figure is a target accuracy (%) with the defaults: "
+        "`AutoAdapter(estimator=LogisticRegression(max_iter=2000), random_state=seed)` and each "
+        "portfolio strategy as registered. The automatic choice never reads a target label.",
+        "",
+        "## Per task",
+        "",
+        "| task | no adaptation | auto | auto − no adapt. | kept (seeds) | oracle: best single "
+        "strategy on this task |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in task_names:
+        na, au = mean[(t, "no_adaptation")], mean[(t, "auto")]
+        best = max(methods, key=lambda m: mean.get((t, m), -np.inf))
+        kept = ", ".join(f"{m} ×{n}" for m, n in picks[t].most_common())
+        if vetoes[t]:
+            kept += f" (guard veto ×{vetoes[t]})"
+        lines.append(
+            f"| {t} | {100 * na:.1f} ± {100 * std[(t, 'no_adaptation')]:.1f} | "
+            f"{100 * au:.1f} ± {100 * std[(t, 'auto')]:.1f} | {100 * (au - na):+.1f} | {kept} | "
+            f"{best} {100 * mean[(t, best)]:.1f} |"
+        )
+    lines += [
+        "",
+        "## Per collection",
+        "",
+        "Oracle-best single strategy: the portfolio strategy with the best mean accuracy over the "
+        "collection's tasks (picked with the target labels). Goals: auto ≥ no adaptation − 0.5 "
+        "on every task; auto's mean within 1.5 points of the oracle-best single strategy's mean.",
+        "",
+        "| collection | tasks | no adaptation | auto | oracle-best single strategy | auto − "
+        "oracle | worst task: auto − no adapt. |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups = defaultdict(list)
+    for t in task_names:
+        groups[group_of[t]].append(t)
+    all_auto, all_na, all_best = [], [], []
+    for g, ts in groups.items():
+        na = np.mean([mean[(t, "no_adaptation")] for t in ts])
+        au = np.mean([mean[(t, "auto")] for t in ts])
+        per_method = {m: np.mean([mean.get((t, m), np.nan) for t in ts]) for m in methods}
+        best = max(per_method, key=lambda m: -np.inf if np.isnan(per_method[m]) else
+                   per_method[m])
+        worst = min(mean[(t, "auto")] - mean[(t, "no_adaptation")] for t in ts)
+        all_auto.append(au * len(ts))
+        all_na.append(na * len(ts))
+        all_best.append(per_method[best] * len(ts))
+        lines.append(f"| {g} | {len(ts)} | {100 * na:.1f} | {100 * au:.1f} | {best} "
+                     f"{100 * per_method[best]:.1f} | {100 * (au - per_method[best]):+.1f} | "
+                     f"{100 * worst:+.1f} |")
+    n = len(task_names)
+    lines.append(f"| **all** | {n} | {100 * sum(all_na) / n:.1f} | {100 * sum(all_auto) / n:.1f} "
+                 f"| (per collection) {100 * sum(all_best) / n:.1f} | "
+                 f"{100 * (sum(all_auto) - sum(all_best)) / n:+.1f} | |")
+
+    lines += [
+        "",
+        "## Single strategies with their defaults (mean over seeds)",
+        "",
+        "| task | " + " | ".join(methods) + " |",
+        "|" + "---|" * (len(methods) + 1),
+    ]
+    for t in task_names:
+        lines.append(f"| {t} | " + " | ".join(
+            f"{100 * mean.get((t, m), np.nan):.1f}" for m in methods) + " |")
+
+    cols = [*scorer_names, "ensemble"]
+    lines += [
+        "",
+        "## Scorers: Spearman rank correlation with target accuracy over the candidates",
+        "",
+        "Per task, mean over seeds of ρ between each scorer and the true target accuracy of the "
+        "candidates `AutoAdapter` fitted (training part of the source; scores on the held-out "
+        "source rows + target rows). `ensemble` is AutoAdapter's criterion (mean rank over its "
+        "scorers). A small grid (the portfolio, about 9 candidates): see "
+        "`benchmarks/results/selection.md` for the large one.",
+        "",
+        "| task | " + " | ".join(cols) + " |",
+        "|" + "---|" * (len(cols) + 1),
+    ]
+    by_task = defaultdict(list)
+    for r in rho_rows:
+        by_task[r["task"]].append(r)
+    task_means = []
+    for t in task_names:
+        vals = [np.nanmean([r[c] for r in by_task[t]]) for c in cols]
+        task_means.append(vals)
+        lines.append(f"| {t} | " + " | ".join(f"{v:+.2f}" for v in vals) + " |")
+    lines.append("| **mean** | " + " | ".join(
+        f"{v:+.2f}" for v in np.nanmean(np.array(task_means), axis=0)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

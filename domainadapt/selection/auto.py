@@ -1,0 +1,465 @@
+"""Automatic choice of a domain-adaptation strategy without target labels."""
+
+from __future__ import annotations
+
+import time
+import traceback
+import warnings
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted
+
+from .._domain import SOURCE, TARGET, Domain
+from ..base import BaseAdapter, ModelAdapter
+from ._ensemble import ensemble_validation, rank_candidates
+from .scorers import DomainScorer, get_scorers
+
+__all__ = ["AutoAdapter", "DEFAULT_PORTFOLIO", "DEFAULT_DEEP_PORTFOLIO"]
+
+#: Registered strategies tried by default: one or more per family, all shallow.
+DEFAULT_PORTFOLIO = (
+    "no_adaptation",
+    "coral",
+    "subspace_alignment",
+    "tca",
+    "jda",
+    "ot_mapping",
+    "kliep",
+    "classifier_ratio",
+    "label_propagation",
+)
+#: Added with ``deep=True``.
+DEFAULT_DEEP_PORTFOLIO = ("source_only", "dann", "cdan")
+#: Scorers of the default ensemble: names of :func:`~domainadapt.selection.get_scorers`,
+#: and ``"ensv"``, the agreement with all candidates' mean prediction
+#: (:func:`~domainadapt.selection.ensemble_validation`), which needs every candidate at once.
+DEFAULT_SCORERS = ("reverse", "mixval", "ensv")
+#: The scorer computed over all candidates together.
+ENSV = "ensv"
+_BASELINE = "no_adaptation"
+
+
+def _resolve_candidates(candidates: Any, deep: bool, estimator: Any,
+                        random_state: Any) -> dict[str, BaseAdapter]:
+    from ..registry import get_adapter
+
+    if candidates is None:
+        names = list(DEFAULT_PORTFOLIO) + (list(DEFAULT_DEEP_PORTFOLIO) if deep else [])
+        items: list[tuple[str, Any]] = [(n, n) for n in names]
+    elif isinstance(candidates, Mapping):
+        items = list(candidates.items())
+    elif isinstance(candidates, Sequence) and not isinstance(candidates, str):
+        items = []
+        for c in candidates:
+            if isinstance(c, str):
+                items.append((c, c))
+            elif isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str):
+                items.append(c)
+            else:
+                items.append((type(c).__name__, c))
+    else:
+        raise TypeError(
+            "candidates must be None (the default portfolio), a list of registered names or "
+            f"adapters, or a dict name -> adapter; got {type(candidates).__name__}."
+        )
+    out: dict[str, BaseAdapter] = {}
+    for name, c in items:
+        if isinstance(c, str):
+            try:
+                entry = get_adapter(c)
+            except KeyError as exc:
+                raise ValueError(f"candidates: {exc.args[0]}") from None
+            adapter = entry.make(clone(estimator), random_state)
+        elif isinstance(c, BaseAdapter):
+            adapter = clone(c)
+            params = adapter.get_params(deep=False)
+            if "estimator" in params and params["estimator"] is None:
+                adapter.set_params(estimator=clone(estimator))
+        else:
+            raise TypeError(
+                f"candidate {name!r} is a {type(c).__name__}, not a domainadapt strategy "
+                "(BaseAdapter) nor a registered name."
+            )
+        if name in out:
+            raise ValueError(f"two candidates are named {name!r}; give them distinct names.")
+        out[name] = adapter
+    if not out:
+        raise ValueError("candidates is empty; give at least one strategy.")
+    return out
+
+
+def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target: Domain,
+                   X_val: np.ndarray, y_val: np.ndarray, sd_val: np.ndarray,
+                   scorers: Mapping[str, DomainScorer]) -> dict[str, Any]:
+    row: dict[str, Any] = {"candidate": name, "family": getattr(adapter, "family", "")}
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            adapter.fit(train_source, target)
+            row["fit_time"] = time.perf_counter() - start
+            for s_name, scorer in scorers.items():
+                try:
+                    row[f"score_{s_name}"] = float(scorer(adapter, X_val, y_val,
+                                                          sample_domain=sd_val))
+                except Exception:  # a scorer that cannot score this candidate: NaN
+                    row[f"score_{s_name}"] = float("nan")
+        row["error"] = ""
+        row["score_time"] = time.perf_counter() - start - row["fit_time"]
+    except Exception as exc:
+        row.setdefault("fit_time", time.perf_counter() - start)
+        row["score_time"] = 0.0
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc()
+        for s_name in scorers:
+            row[f"score_{s_name}"] = float("nan")
+    row["adapter"] = adapter if not row["error"] else None
+    return row
+
+
+def _ensemble_agreement(fitted: Mapping[str, BaseAdapter], X_target: np.ndarray) -> dict:
+    """EnsV over the fitted candidates: probabilities when all have them, else labels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            preds = {n: a.predict_proba(X_target) for n, a in fitted.items()}
+            if len({p.shape for p in preds.values()}) != 1:
+                raise ValueError("candidates disagree on the classes")
+        except Exception:
+            preds = {n: a.predict(X_target) for n, a in fitted.items()}
+    return ensemble_validation(preds)
+
+
+class AutoAdapter(ModelAdapter):
+    """Try several strategies, score them without target labels, keep the best.
+
+    The labelled source is split into a training part and a held-out validation
+    part (stratified, ``validation_size``). Every candidate strategy is fitted on
+    the training part plus the whole target, then scored by each unsupervised
+    scorer of ``scorers`` on the held-out source rows (labels used) and the
+    target rows (labels never read). The candidates are ranked by their mean
+    rank over the scorers (:func:`~domainadapt.selection.rank_candidates`), so
+    scorers with different units weigh the same.
+
+    The best candidate is kept only if it is not rated below no adaptation: a
+    negative-transfer guard requires that a strict majority of the scorers
+    rate it at least as high as the ``"no_adaptation"`` candidate (which is
+    always fitted); otherwise no adaptation is kept. The kept strategy is then
+    refitted on all source rows (``refit=True``).
+
+    Parameters
+    ----------
+    candidates : list, dict or None, default=None
+        The strategies to try: names registered in :mod:`domainadapt.registry`
+        (``"coral"``, ``"jda"``, ...), unfitted adapters, ``(name, adapter)``
+        pairs, or a dict ``name -> adapter``. ``None`` is
+        :data:`DEFAULT_PORTFOLIO`: no adaptation, CORAL, subspace alignment,
+        TCA, JDA, OT mapping, KLIEP, classifier density ratio and label
+        propagation (the instance, feature, model and relation families), each
+        with its defaults. An adapter whose ``estimator`` is None gets a clone
+        of ``estimator``.
+    estimator : classifier, default=LogisticRegression(max_iter=1000)
+        The downstream model given to every candidate (the instance strategies
+        need one that accepts ``sample_weight``).
+    scorers : list of str or dict of str to DomainScorer, default=None
+        Names from :func:`~domainadapt.selection.get_scorers`, ``"ensv"``
+        (each candidate's agreement with the mean prediction of all candidates
+        on the target, :func:`~domainadapt.selection.ensemble_validation`), or
+        scorer objects. ``None`` uses reverse validation, MixVal and EnsV, the
+        combination with the best rank correlation with target accuracy in
+        ``benchmarks/results/selection.md``.
+    deep : bool, default=False
+        With ``candidates=None``, also try the deep strategies
+        (:data:`DEFAULT_DEEP_PORTFOLIO`: source-only network, DANN, CDAN).
+    guard : bool, default=True
+        Keep no adaptation unless the best candidate passes the
+        negative-transfer guard described above.
+    validation_size : float in (0, 1), default=0.3
+        Share of the source rows held out for scoring.
+    refit : bool, default=True
+        Refit the kept strategy on all source rows. With ``False`` the model
+        fitted on the training part is kept.
+    n_jobs : int, default=None
+        Candidates fitted in parallel (joblib; ``-1`` uses every core).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the split and of the stochastic candidates.
+    verbose : bool, default=False
+        Show a progress bar over the candidates.
+
+    Attributes
+    ----------
+    best_name_ : str
+        Name of the kept strategy (``"no_adaptation"`` when the guard vetoed).
+    best_adapter_ : BaseAdapter
+        The kept strategy, fitted.
+    estimator_ : estimator
+        What ``predict`` calls (``best_adapter_``).
+    cv_results_ : dict of str to ndarray
+        One entry per candidate: ``candidate``, ``family``, ``score_<scorer>``,
+        ``mean_rank`` (the mean over scorers of the candidate's rank among the
+        candidates scaled to [0, 1]; higher is better), ``rank`` (1 is the
+        best), ``fit_time``,
+        ``score_time`` and ``error`` (empty when it fitted); loadable with
+        ``pandas.DataFrame(cv_results_)``.
+    ranking_ : list of str
+        Candidates from best to worst (failed ones last).
+    candidates_ : dict of str to BaseAdapter
+        Every candidate that fitted, as fitted on the training part of the source
+        (what was scored).
+    validation_index_ : ndarray of int
+        Rows of the source held out for scoring.
+    guard_vetoed_ : bool
+        Whether the guard replaced the best-ranked candidate by no adaptation.
+    classes_ : ndarray
+        Class labels (from the kept strategy).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    domainadapt.selection.negative_transfer_report : the guard on two fitted models.
+    domainadapt.selection.ReverseValidationScorer : the default ensemble's main scorer.
+
+    Notes
+    -----
+    Target labels are never read: target rows are scored by criteria that use
+    only the predictions (and the source labels), and ``"target_labelled"``
+    rows are used as training rows by the candidates that can use them, never
+    for validation. A candidate that raises is recorded in ``cv_results_``
+    (``error``) and skipped; if every candidate fails, the errors are raised.
+    The held-out source rows cost the candidates ``validation_size`` of the
+    labelled data while they are scored; ``refit`` gives them back.
+
+    References
+    ----------
+    E. Zhong, W. Fan, Q. Yang, O. Verscheure, J. Ren. "Cross validation framework
+    to choose amongst models and datasets for transfer learning". ECML PKDD 2010.
+    D. Hu, J. Liang, J. H. Liew, C. Xue, S. Bai, X. Wang. "Mixed samples as
+    probes for unsupervised model selection in domain adaptation". NeurIPS 2023.
+    D. Hu, R. Luo, J. Liang, C.-S. Foo. "Towards reliable model selection for
+    unsupervised domain adaptation: an empirical study and a certified
+    baseline". NeurIPS 2024 (Datasets and Benchmarks).
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.selection import AutoAdapter
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> auto = AutoAdapter(candidates=["no_adaptation", "coral"], random_state=0)
+    >>> auto = auto.fit(source, target.X)
+    >>> auto.best_name_
+    'coral'
+    >>> round(auto.score(target.X, target.y), 2) > 0.85
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "candidates": [list, tuple, dict, None],
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "scorers": [list, tuple, dict, None],
+        "deep": ["boolean"],
+        "guard": ["boolean"],
+        "validation_size": [Interval(Real, 0, 1, closed="neither")],
+        "refit": ["boolean"],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        candidates: Any = None,
+        estimator: Any = None,
+        scorers: Any = None,
+        *,
+        deep: bool = False,
+        guard: bool = True,
+        validation_size: float = 0.3,
+        refit: bool = True,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: bool = False,
+    ):
+        self.candidates = candidates
+        self.estimator = estimator
+        self.scorers = scorers
+        self.deep = deep
+        self.guard = guard
+        self.validation_size = validation_size
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ helpers
+    def _resolve_scorers(self) -> dict[str, DomainScorer]:
+        available = get_scorers()
+        spec = DEFAULT_SCORERS if self.scorers is None else self.scorers
+        if isinstance(spec, Mapping):
+            out = dict(spec)
+        else:
+            out = {}
+            for s in spec:
+                if s == ENSV:
+                    out[s] = ENSV
+                elif isinstance(s, str):
+                    if s not in available:
+                        raise ValueError(
+                            f"scorers: unknown scorer {s!r}; known: {sorted(available)} "
+                            f"and {ENSV!r}."
+                        )
+                    out[s] = available[s]
+                else:
+                    out[type(s).__name__] = s
+        if not out:
+            raise ValueError("scorers is empty; give at least one scorer.")
+        for name, s in out.items():
+            if s is not ENSV and not callable(s):
+                raise TypeError(f"scorer {name!r} is not callable.")
+        return out
+
+    def _split(self, source: Domain, seed: int) -> tuple[Domain, Domain, np.ndarray]:
+        y = source.y
+        classes, counts = np.unique(y, return_counts=True)
+        n_val = int(np.ceil(self.validation_size * len(y)))
+        stratify = y if counts.min() >= 2 and n_val >= len(classes) else None
+        if len(y) - n_val < 2 or n_val < 2:
+            raise ValueError(
+                f"the source has {len(y)} rows: too few to hold out validation_size="
+                f"{self.validation_size} of them for scoring; give more source rows."
+            )
+        idx_train, idx_val = train_test_split(
+            np.arange(len(y)), test_size=n_val, stratify=stratify,
+            random_state=np.random.RandomState(seed),
+        )
+        weights = source.sample_weight
+
+        def sub(idx: np.ndarray) -> Domain:
+            w = None if weights is None else weights[idx]
+            return Domain(source.X[idx], source.y[idx], sample_weight=w, name=source.name)
+
+        return sub(np.sort(idx_train)), sub(np.sort(idx_val)), np.sort(idx_val)
+
+    # ---------------------------------------------------------------------- fit
+    def _fit(self, source: Domain, target: Domain) -> None:
+        from joblib import Parallel, delayed
+        from tqdm.auto import tqdm
+
+        self._validate_params()
+        rng = np.random.RandomState(self.random_state) if not isinstance(
+            self.random_state, np.random.RandomState) else self.random_state
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        estimator = LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
+        candidates = _resolve_candidates(self.candidates, self.deep, estimator, seed)
+        if _BASELINE not in candidates:
+            from ..registry import get_adapter
+
+            candidates = {_BASELINE: get_adapter(_BASELINE).make(clone(estimator), seed),
+                          **candidates}
+        scorers = self._resolve_scorers()
+        train, val, val_index = self._split(source, seed)
+        X_val = np.concatenate([val.X, target.X])
+        y_val = np.concatenate([val.y, np.full(len(target.X), val.y[0], dtype=val.y.dtype)])
+        sd_val = np.array([SOURCE] * len(val.X) + [TARGET] * len(target.X))
+
+        per_candidate = {k: v for k, v in scorers.items() if v is not ENSV}
+        jobs = [delayed(_fit_and_score)(n, a, train, target, X_val, y_val, sd_val, per_candidate)
+                for n, a in candidates.items()]
+        if self.n_jobs in (None, 1):
+            rows = []
+            bar = tqdm(jobs, total=len(jobs), disable=not self.verbose, desc="AutoAdapter",
+                       unit="candidate")
+            for (fn, args, kwargs), name in zip(bar, candidates):
+                bar.set_postfix_str(name)
+                rows.append(fn(*args, **kwargs))
+        else:
+            rows = Parallel(n_jobs=self.n_jobs, verbose=10 if self.verbose else 0)(jobs)
+
+        ok = [r for r in rows if not r["error"]]
+        if not ok:
+            raise RuntimeError(
+                "every candidate failed to fit:\n"
+                + "\n".join(f"- {r['candidate']}: {r['error']}" for r in rows)
+            )
+        if ENSV in scorers:
+            agreement = _ensemble_agreement({r["candidate"]: r["adapter"] for r in ok}, target.X)
+            for r in rows:
+                r[f"score_{ENSV}"] = agreement.get(r["candidate"], float("nan"))
+        scores = {r["candidate"]: {s: r[f"score_{s}"] for s in scorers} for r in ok}
+        combined = rank_candidates(scores, scorers=list(scorers))
+        mean_rank = combined.aggregate
+        ranking = combined.order + [r["candidate"] for r in rows if r["error"]]
+        best = ranking[0]
+        vetoed = False
+        if self.guard and best != _BASELINE and _BASELINE in scores:
+            b, a = scores[_BASELINE], scores[best]
+            not_worse = sum(
+                np.isfinite(a[s]) and np.isfinite(b[s]) and a[s] >= b[s] for s in scorers
+            )
+            if not_worse * 2 <= len(scorers):
+                vetoed = True
+                best = _BASELINE
+
+        self.cv_results_ = {
+            "candidate": np.array([r["candidate"] for r in rows], dtype=object),
+            "family": np.array([r["family"] for r in rows], dtype=object),
+            **{f"score_{s}": np.array([r[f"score_{s}"] for r in rows]) for s in scorers},
+            "mean_rank": np.array([mean_rank.get(r["candidate"], np.nan) for r in rows]),
+            "rank": np.array([ranking.index(r["candidate"]) + 1 for r in rows]),
+            "fit_time": np.array([r["fit_time"] for r in rows]),
+            "score_time": np.array([r["score_time"] for r in rows]),
+            "error": np.array([r["error"] for r in rows], dtype=object),
+        }
+        self.ranking_ = ranking
+        self.candidates_ = {r["candidate"]: r["adapter"] for r in ok}
+        self.validation_index_ = val_index
+        self.guard_vetoed_ = vetoed
+        self.best_name_ = best
+        kept = next(r for r in rows if r["candidate"] == best)
+        if self.refit:
+            self.best_adapter_ = clone(candidates[best]).fit(source, target)
+        else:
+            self.best_adapter_ = kept["adapter"]
+        self.estimator_ = self.best_adapter_
+        if hasattr(self.best_adapter_, "classes_"):
+            self.classes_ = self.best_adapter_.classes_
+        elif hasattr(getattr(self.best_adapter_, "estimator_", None), "classes_"):
+            self.classes_ = self.best_adapter_.estimator_.classes_
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, X: Any, sample_domain: Any = None) -> np.ndarray:
+        """Predict with the kept strategy (rows are target rows unless ``sample_domain`` says)."""
+        check_is_fitted(self, "best_adapter_")
+        return self.best_adapter_.predict(self._check_X(X), sample_domain=sample_domain)
+
+    def predict_proba(self, X: Any, sample_domain: Any = None) -> np.ndarray:
+        """Class probabilities from the kept strategy."""
+        check_is_fitted(self, "best_adapter_")
+        return self.best_adapter_.predict_proba(self._check_X(X), sample_domain=sample_domain)
+
+    def report(self) -> str:
+        """The ranking as a markdown table (one row per candidate, best first)."""
+        check_is_fitted(self, "cv_results_")
+        res = self.cv_results_
+        score_keys = [k for k in res if k.startswith("score_") and k != "score_time"]
+        head = ["rank", "candidate", "family", *[k[6:] for k in score_keys], "mean rank",
+                "fit s"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for i in np.argsort(res["rank"]):
+            cells = [str(res["rank"][i]), str(res["candidate"][i]), str(res["family"][i])]
+            cells += [f"{res[k][i]:.4f}" for k in score_keys]
+            cells += [f"{res['mean_rank'][i]:.2f}", f"{res['fit_time'][i]:.1f}"]
+            if res["error"][i]:
+                cells[-2] = f"failed: {res['error'][i][:60]}"
+            lines.append("| " + " | ".join(cells) + " |")
+        verdict = (f"kept: {self.best_name_}" + (" (the guard vetoed "
+                   f"{self.ranking_[0]}: most scorers rate it below no adaptation)"
+                   if self.guard_vetoed_ else ""))
+        return "\n".join(lines) + "\n\n" + verdict

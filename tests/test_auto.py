@@ -1,0 +1,154 @@
+"""AutoAdapter: the automatic choice of strategy without target labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from domainadapt import Domain, make_da_pipeline
+from domainadapt.base import FeatureAdapter
+from domainadapt.datasets import make_shifted_digits
+from domainadapt.feature import CORAL
+from domainadapt.model import NoAdaptation
+from domainadapt.selection import AutoAdapter
+from domainadapt.validation import check_source_target, stack_domains
+
+
+def _lr(C=1.0):
+    return LogisticRegression(C=C, max_iter=500)
+
+
+@pytest.fixture(scope="module")
+def rotated_digits():
+    return make_shifted_digits("rotation", random_state=0)
+
+
+class _Broken(FeatureAdapter):
+    """A candidate whose fit always fails."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def _fit_transform_params(self, source, target):
+        raise RuntimeError("this candidate always fails")
+
+
+def test_picks_coral_on_rotated_digits_and_gains(rotated_digits):
+    source, target = rotated_digits
+    auto = AutoAdapter(candidates=["no_adaptation", "coral", "subspace_alignment"],
+                       estimator=_lr(), random_state=0).fit(source, target.X)
+    baseline = NoAdaptation(_lr()).fit(source, target.X).score(target.X, target.y)
+    assert auto.best_name_ in ("coral", "subspace_alignment")
+    assert auto.score(target.X, target.y) > baseline + 0.08
+    assert set(auto.cv_results_["candidate"]) == {"no_adaptation", "coral", "subspace_alignment"}
+    assert sorted(auto.cv_results_["rank"]) == [1, 2, 3]
+    assert auto.ranking_[0] == auto.cv_results_["candidate"][auto.cv_results_["rank"] == 1][0]
+    # refit: the kept strategy is fitted on every source row, as if fitted alone
+    alone = clone(auto.candidates_[auto.best_name_]).fit(source, target.X)
+    np.testing.assert_array_equal(auto.predict(target.X), alone.predict(target.X))
+    assert auto.n_features_in_ == source.X.shape[1]
+    assert "kept: " in auto.report()
+
+
+def test_never_reads_target_labels(rotated_digits):
+    source, target = rotated_digits
+    X, y, sd = stack_domains(*check_source_target(source, target.X))
+    y_true = y.copy()
+    y_true[sd == "target"] = target.y
+    y_noise = y.copy()
+    y_noise[sd == "target"] = np.random.default_rng(1).permutation(target.y)[::-1]
+    kwargs = dict(candidates=["no_adaptation", "coral", "kliep"], estimator=_lr(),
+                  random_state=0)
+    a = AutoAdapter(**kwargs).fit(X, y_true, sample_domain=sd)
+    b = AutoAdapter(**kwargs).fit(X, y_noise, sample_domain=sd)
+    for key, value in a.cv_results_.items():
+        if key.startswith("score_") and key != "score_time":
+            np.testing.assert_array_equal(value, b.cv_results_[key])
+    assert a.best_name_ == b.best_name_
+    np.testing.assert_array_equal(a.predict(target.X), b.predict(target.X))
+
+
+def _lookup_scorer(table):
+    """A scorer returning a fixed score per candidate, told apart by the estimator's C."""
+
+    def score(estimator, X, y=None, sample_domain=None):
+        return table[estimator.estimator_.C if hasattr(estimator, "estimator_") else None]
+
+    return score
+
+
+def _guard_candidates():
+    return {"no_adaptation": NoAdaptation(_lr(1.0)), "x": NoAdaptation(_lr(2.0)),
+            "y": NoAdaptation(_lr(3.0)), "z": NoAdaptation(_lr(4.0))}
+
+
+def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(rotated_digits):
+    source, target = rotated_digits
+    # s1 ranks x first and no adaptation last; s2 and s3 prefer no adaptation to x.
+    # Mean ranks: x (4+3+3)/3 = 3.33 beats no adaptation (1+4+4)/3 = 3.0, yet 2 of 3
+    # scorers rate x below no adaptation: the guard keeps no adaptation.
+    scorers = {
+        "s1": _lookup_scorer({2.0: 4, 3.0: 3, 4.0: 2, 1.0: 1}),
+        "s2": _lookup_scorer({1.0: 4, 2.0: 3, 3.0: 2, 4.0: 1}),
+        "s3": _lookup_scorer({1.0: 4, 2.0: 3, 3.0: 2, 4.0: 1}),
+    }
+    auto = AutoAdapter(candidates=_guard_candidates(), scorers=scorers, random_state=0)
+    auto.fit(source, target.X)
+    assert auto.ranking_[0] == "x"
+    assert auto.guard_vetoed_ and auto.best_name_ == "no_adaptation"
+    unguarded = clone(auto).set_params(guard=False).fit(source, target.X)
+    assert not unguarded.guard_vetoed_ and unguarded.best_name_ == "x"
+
+
+def test_failed_candidate_is_recorded_not_fatal(rotated_digits):
+    source, target = rotated_digits
+    auto = AutoAdapter(candidates={"broken": _Broken(), "coral": CORAL()}, estimator=_lr(),
+                       random_state=0).fit(source, target.X)
+    errors = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["error"]))
+    assert "always fails" in errors["broken"] and errors["coral"] == ""
+    assert auto.ranking_[-1] == "broken" and "broken" not in auto.candidates_
+    with pytest.raises(RuntimeError, match="every candidate failed"):
+        AutoAdapter(candidates={"b1": _Broken(), "no_adaptation": _Broken()},
+                    random_state=0).fit(source, target.X)
+
+
+def test_in_a_pipeline_and_parallel(rotated_digits):
+    source, target = rotated_digits
+    X, y, sd = stack_domains(*check_source_target(source, target.X))
+    kwargs = dict(candidates=["no_adaptation", "coral", "kliep"], estimator=_lr(),
+                  random_state=0)
+    pipe = make_da_pipeline(StandardScaler(), AutoAdapter(**kwargs)).fit(X, y, sample_domain=sd)
+    scaler = StandardScaler().fit(source.X)
+    direct = AutoAdapter(**kwargs).fit((scaler.transform(source.X), source.y),
+                                       scaler.transform(target.X))
+    np.testing.assert_array_equal(pipe.predict(target.X), direct.predict(scaler.transform(target.X)))
+    parallel = AutoAdapter(**kwargs, n_jobs=2).fit(source, target.X)
+    serial = AutoAdapter(**kwargs).fit(source, target.X)
+    np.testing.assert_allclose(parallel.cv_results_["mean_rank"], serial.cv_results_["mean_rank"])
+    assert parallel.best_name_ == serial.best_name_
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"validation_size": 1.5}, "validation_size"),
+        ({"scorers": ["no_such_scorer"]}, "unknown scorer 'no_such_scorer'"),
+        ({"candidates": ["no_such_strategy"]}, "no strategy named 'no_such_strategy'"),
+        ({"candidates": [LogisticRegression()]}, "not a domainadapt strategy"),
+        ({"candidates": []}, "candidates is empty"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(params, match, shifted_blobs):
+    X_s, y_s, X_t, _ = shifted_blobs
+    with pytest.raises((ValueError, TypeError), match=match):
+        AutoAdapter(**params).fit((X_s, y_s), X_t)
+
+
+def test_too_few_source_rows_says_so():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="too few to hold out"):
+        AutoAdapter(candidates=["coral"]).fit((rng.normal(size=(3, 2)), [0, 1, 0]),
+                                              Domain(rng.normal(size=(5, 2))))
