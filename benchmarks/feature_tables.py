@@ -100,8 +100,14 @@ def pooled_pca(k: int) -> Representation:
 MNIST_METHODS: dict[str, tuple[Callable[[], Representation], str]] = {
     "NA": (lambda: no_adaptation, "raw L2-normalised pixels"),
     "PCA": (lambda: pooled_pca(100), "PCA (k=100) fitted on source+target"),
-    "SA": (lambda: adapted(SubspaceAlignment(n_components=50)), "SubspaceAlignment(d=50)"),
-    "CORAL": (lambda: adapted(CORAL(reg=1.0)), "CORAL(reg=1)"),
+    "SA": (
+        lambda: adapted(SubspaceAlignment(n_components=50, preprocess=None)),
+        "SubspaceAlignment(d=50, preprocess=None; the defaults before 0.2)",
+    ),
+    "CORAL": (
+        lambda: adapted(CORAL(reg=1.0, ridge="average")),
+        "CORAL(reg=1, ridge='average'; the default before 0.2)",
+    ),
     "TCA": (
         lambda: adapted(TCA(n_components=100, kernel="linear", mu=0.1)),
         "TCA(k=100, linear, mu=0.1)",
@@ -127,8 +133,14 @@ def office_methods(protocol: str) -> dict[str, tuple[Callable[[], Representation
     return {
         "NA": (lambda: no_adaptation, "z-scored SURF"),
         "PCA": (lambda: pooled_pca(100), "PCA (k=100) on source+target"),
-        "SA": (lambda: adapted(SubspaceAlignment(n_components=sa_d)), f"SA ({sa_text})"),
-        "CORAL": (lambda: adapted(CORAL(reg=1.0)), "CORAL(reg=1)"),
+        "SA": (
+            lambda: adapted(SubspaceAlignment(n_components=sa_d, preprocess=None)),
+            f"SA ({sa_text}, preprocess=None)",
+        ),
+        "CORAL": (
+            lambda: adapted(CORAL(reg=1.0, ridge="average")),
+            "CORAL(reg=1, ridge='average'; the default before 0.2)",
+        ),
         "TCA": (
             lambda: adapted(TCA(n_components=100, kernel="linear", mu=1.0)),
             "TCA(k=100, linear, mu=1)",

@@ -187,8 +187,9 @@ def test_auto_method_and_determinism_and_pickle():
     rng = np.random.default_rng(7)
     X, Y = rng.normal(size=(50, 3)), rng.normal(size=(40, 3)) + 1
     y = rng.integers(0, 3, 50)
-    assert OTMapping().fit((X, y), Y).method_ == "emd"
-    big = OTMapping(exact_max_size=100).fit((X, y), Y)
+    assert OTMapping().fit((X, y), Y).method_ == "sinkhorn"  # the default
+    assert OTMapping(method="auto").fit((X, y), Y).method_ == "emd"
+    big = OTMapping(method="auto", exact_max_size=100).fit((X, y), Y)
     assert big.method_ == "sinkhorn" and big.converged_ and big.n_iter_ > 0
     again = clone(big).fit((X, y), Y)
     np.testing.assert_array_equal(big.coupling_, again.coupling_)

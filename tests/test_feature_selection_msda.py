@@ -168,7 +168,7 @@ def test_stacking_and_concatenation():
     X_s = np.random.default_rng(2).normal(size=(40, 5))
     y_s = (X_s[:, 0] > 0).astype(int)
     X_t = np.random.default_rng(3).normal(size=(30, 5)) + 0.5
-    m = mSDA(0.5, n_layers=3).fit((X_s, y_s), X_t)
+    m = mSDA(0.5, n_layers=3, scale=None).fit((X_s, y_s), X_t)
     assert len(m.weights_) == 3 and m.weights_[0].shape == (5, 6)
     # layer 1 is fitted on source and target rows together
     np.testing.assert_allclose(
@@ -181,9 +181,30 @@ def test_stacking_and_concatenation():
     np.testing.assert_allclose(out[:, :5], X_t)
     np.testing.assert_allclose(out[:, 5:10], h1)
     np.testing.assert_allclose(out[:, 10:15], h2)
-    last = mSDA(0.5, n_layers=3, concatenate=False, nonlinearity="identity").fit((X_s, y_s), X_t)
+    last = mSDA(0.5, n_layers=3, concatenate=False, nonlinearity="identity", scale=None)
+    last.fit((X_s, y_s), X_t)
     assert last.transform(X_t).shape == (30, 5)
     np.testing.assert_array_equal(m.transform(X_t, domain="source"), out)
+
+
+def test_maxabs_scaling_divides_by_the_pooled_max_and_ignores_feature_scales():
+    rng = np.random.default_rng(4)
+    X_s = rng.poisson(0.5, size=(60, 6)).astype(float)
+    X_t = rng.poisson(1.5, size=(50, 6)).astype(float)
+    y_s = (X_s[:, 0] > 0).astype(int)
+    m = mSDA(0.5, n_layers=2).fit((X_s, y_s), X_t)
+    peak = np.abs(np.vstack([X_s, X_t])).max(0)
+    np.testing.assert_array_equal(m.scale_, peak)
+    ref = mSDA(0.5, n_layers=2, scale=None).fit((X_s / peak, y_s), X_t / peak)
+    np.testing.assert_allclose(m.transform(X_t), ref.transform(X_t / peak), atol=1e-12)
+    # rescaling the features (counts -> frequencies per 1000 words, say) changes nothing
+    S = np.array([1e-3, 0.5, 2.0, 10.0, 1e3, 7.0])
+    scaled = mSDA(0.5, n_layers=2).fit((X_s * S, y_s), X_t * S)
+    np.testing.assert_allclose(scaled.transform(X_t * S), m.transform(X_t), atol=1e-9)
+    # binary features are left as they are
+    B_s, B_t = (X_s > 0).astype(float), (X_t > 0).astype(float)
+    binary = mSDA(0.5, n_layers=1).fit((B_s, y_s), B_t)
+    np.testing.assert_array_equal(binary.transform(B_t)[:, :6], B_t)
 
 
 def pivot_words(seed, n=500, n_pivots=5, n_words=20):
@@ -228,6 +249,7 @@ def test_msda_improves_accuracy_on_pivot_words():
         ({"n_layers": 0}, "n_layers must be an integer >= 1"),
         ({"reg": -1.0}, "reg must be a finite number >= 0"),
         ({"nonlinearity": "relu"}, "nonlinearity must be one of"),
+        ({"scale": "standard"}, "scale must be 'maxabs' or None"),
         ({"concatenate": "yes"}, "concatenate must be True or False"),
     ],
 )

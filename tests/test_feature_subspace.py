@@ -160,8 +160,10 @@ def test_n_components_too_large_is_clipped_with_a_warning(shifted_blobs):
     "params, match",
     [
         ({"n_components": 0}, "n_components must be an integer >= 1"),
-        ({"n_components": "full"}, "n_components must be an int >= 1 or 'auto'"),
-        ({"n_components": 2.5}, "n_components must be an int >= 1 or 'auto'"),
+        ({"n_components": "full"}, r"n_components must be an int >= 1, a float in \(0, 1\)"),
+        ({"n_components": 2.5}, r"n_components must be an int >= 1, a float in \(0, 1\)"),
+        ({"n_components": 1.0}, r"n_components must be an int >= 1, a float in \(0, 1\)"),
+        ({"n_components": True}, r"n_components must be an int >= 1, a float in \(0, 1\)"),
         ({"preprocess": "scale"}, "preprocess must be None, 'center' or 'zscore'"),
         ({"n_components": "auto", "delta": 1.5}, "delta must be in"),
         ({"n_components": "auto", "gamma": -1.0}, "gamma must be a finite number > 0"),
@@ -177,3 +179,32 @@ def test_float32_in_float32_out(shifted_blobs):
     X_s, y_s, X_t, _ = shifted_blobs
     sa = SubspaceAlignment(2).fit((X_s.astype(np.float32), y_s), X_t.astype(np.float32))
     assert sa.transform(X_t.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("share", [0.5, 0.9, 0.99])
+def test_float_n_components_is_the_explained_variance_rule(share):
+    """d = max over domains of the smallest d explaining `share` of the domain's variance."""
+    rng = np.random.default_rng(0)
+    spectrum_s = np.array([10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05])
+    spectrum_t = np.array([20.0, 1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.05])
+    X_s = rng.normal(size=(4000, 8)) * np.sqrt(spectrum_s)
+    X_t = (rng.normal(size=(4000, 8)) * np.sqrt(spectrum_t)) @ np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    y = (X_s[:, 0] > 0).astype(int)
+    sa = SubspaceAlignment(share).fit((X_s, y), X_t)
+
+    def needed(X):
+        lam = np.linalg.eigvalsh(np.cov(X, rowvar=False, bias=True))[::-1]
+        return int(np.argmax(np.cumsum(lam) / lam.sum() >= share) + 1)
+
+    assert sa.n_components_ == max(needed(X_s), needed(X_t))
+    assert sa.source_components_.shape == (8, sa.n_components_)
+
+
+def test_default_is_data_driven_and_centres(shifted_blobs):
+    X_s, y_s, X_t, _ = shifted_blobs
+    sa = SubspaceAlignment().fit((X_s, y_s), X_t)
+    lam = np.maximum(sa.source_eigenvalues_, 0)
+    assert np.cumsum(lam)[sa.n_components_ - 1] / lam.sum() >= 0.95 - 1e-12
+    # centred rows: each domain's projection has mean zero
+    np.testing.assert_allclose(sa.transform(X_t).mean(0), 0, atol=1e-10)
+    np.testing.assert_allclose(sa.transform(X_s, domain="source").mean(0), 0, atol=1e-10)

@@ -106,7 +106,9 @@ def test_beats_1nn_on_rotated_moons():
     for seed in range(3):
         source, target = make_rotated_moons(n_source=200, n_target=200, angle=40, random_state=seed)
         nn = KNeighborsClassifier(1).fit(source.X, source.y).score(target.X, target.y)
-        lp = LabelPropagation(align=None, normalize=False).fit((source.X, source.y), target.X)
+        # alpha=0.9: a target manifold worth following (the default 0.5 trusts the seeds more)
+        lp = LabelPropagation(align=None, normalize=False, alpha=0.9)
+        lp.fit((source.X, source.y), target.X)
         acc = float(np.mean(lp.transduction_ == target.y))
         gains.append(acc - nn)
         assert acc >= 0.95, (seed, acc, nn)
@@ -116,7 +118,7 @@ def test_beats_1nn_on_rotated_moons():
 def test_predict_on_new_target_rows(moons):
     X_s, y_s, X_t, y_t = moons
     fit_rows, new_rows = np.arange(0, 200, 2), np.arange(1, 200, 2)
-    lp = LabelPropagation(align=None, normalize=False).fit((X_s, y_s), X_t[fit_rows])
+    lp = LabelPropagation(align=None, normalize=False, alpha=0.9).fit((X_s, y_s), X_t[fit_rows])
     assert lp.score(X_t[new_rows], y_t[new_rows]) >= 0.95
     # fitted rows: the induction reproduces the transduction
     assert np.mean(lp.predict(X_t[fit_rows]) == lp.transduction_) >= 0.97
@@ -180,11 +182,12 @@ def test_regression_targets_rejected(moons):
 
 
 def test_mnist_usps_accuracy(data_dir):
-    """Measured: USPS->MNIST 65.9 %, MNIST->USPS 87.9 % (1-NN 44.7 / 65.9, JDA 59.7 / 67.3)."""
+    """Measured with alpha=0.9 (benchmarks/results/relation.md, the default before 0.2):
+    USPS->MNIST 65.9 %, MNIST->USPS 87.9 % (1-NN 44.7 / 65.9, JDA 59.7 / 67.3)."""
     domains = load_mnist_usps_jda(data_home=data_dir, normalize="l2")
     floors = {("usps", "mnist"): 0.62, ("mnist", "usps"): 0.84}
     for (src, tgt), floor in floors.items():
         s, t = domains[src], domains[tgt]
-        lp = LabelPropagation().fit((s.X, s.y), t.X)
+        lp = LabelPropagation(alpha=0.9).fit((s.X, s.y), t.X)
         acc = float(np.mean(lp.transduction_ == t.y))
         assert acc >= floor, (src, tgt, acc)

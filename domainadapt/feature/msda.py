@@ -83,6 +83,13 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
     reg : float, default=1e-5
         Ridge added to ``Q`` (as in the paper's code).
     nonlinearity : {"tanh", "identity"}, default="tanh"
+    scale : {"maxabs", None}, default="maxabs"
+        Input scaling: ``"maxabs"`` divides every feature by its largest
+        absolute value over the pooled source and target rows (zeros stay
+        zeros, binary features are unchanged, counts land in [0, 1]: the input
+        range of the paper's bag-of-words features, on which the ``tanh``
+        layers do not saturate). ``None`` feeds the rows as given (the
+        behaviour before 0.2). See Notes.
     concatenate : bool, default=True
         Output the input and every layer (the paper's representation) rather
         than the last layer only.
@@ -93,12 +100,25 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
     ----------
     weights_ : list of ndarray of shape (n_features, n_features + 1)
         Layer matrices (last column: bias).
+    scale_ : ndarray of shape (n_features,)
+        Divisor of every input feature (ones with ``scale=None``).
     n_features_out_ : int
 
     Notes
     -----
     Dense input only (the shared validation converts every input to a dense
     array). Cost per layer: :math:`O(n d^2 + d^3)`.
+
+    Input scaling, measured with the runner (``python -m
+    domainadapt.benchmarks``, logistic regression, seed 0; mean gain over no
+    adaptation in points) for ``scale=None`` / ``"maxabs"``: text (raw word
+    counts) -1.7 / +12.1, Office-Caltech (z-scored SURF) +5.0 / +3.7 and full
+    +5.3 / +3.2. On raw counts the first layer's ``tanh`` saturates. On
+    binary bag-of-words inputs ``"maxabs"`` changes nothing. mSDA is meant
+    for sparse bag-of-words features: on dense pixels (digits -36 points,
+    MNIST/USPS -13) its denoisers reconstruct every pixel from its
+    neighbours and the stacked representation hurts whatever the scaling;
+    the runner leaves it out by default.
 
     References
     ----------
@@ -113,6 +133,7 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
         n_layers: int = 5,
         reg: float = 1e-5,
         nonlinearity: str = "tanh",
+        scale: str | None = "maxabs",
         concatenate: bool = True,
         estimator: Any = None,
     ):
@@ -120,6 +141,7 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
         self.n_layers = n_layers
         self.reg = reg
         self.nonlinearity = nonlinearity
+        self.scale = scale
         self.concatenate = concatenate
         self.estimator = estimator
 
@@ -141,7 +163,15 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
             )
         if not isinstance(self.concatenate, (bool, np.bool_)):
             raise ValueError(f"concatenate must be True or False; got {self.concatenate!r}.")
+        if self.scale not in ("maxabs", None):
+            raise ValueError(f"scale must be 'maxabs' or None; got {self.scale!r}.")
         H = np.concatenate([source.X, target.X]).astype(np.float64, copy=False)
+        scale = np.ones(H.shape[1])
+        if self.scale == "maxabs":
+            scale = np.abs(H).max(axis=0)
+            scale[~(scale > 0)] = 1.0
+            H = H / scale
+        self.scale_ = scale
         weights = []
         for _ in range(n_layers):
             W = marginalized_denoiser(H, noise, reg)
@@ -152,7 +182,7 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
         self.n_features_out_ = d * (n_layers + 1) if self.concatenate else d
 
     def _transform(self, X: np.ndarray, domain: str) -> np.ndarray:
-        H = np.asarray(X, dtype=np.float64)
+        H = np.asarray(X, dtype=np.float64) / self.scale_
         outs = [H]
         for W in self.weights_:
             H = self._layer(H, W)
