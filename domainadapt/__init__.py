@@ -8,6 +8,7 @@ Subpackages: :mod:`~domainadapt.instance`, :mod:`~domainadapt.feature`,
 """
 
 from ._domain import SOURCE, TARGET, TARGET_LABELLED, UNLABELLED, Domain
+from .exceptions import NotApplicableWarning
 from .pipeline import DAPipeline, make_da_pipeline
 
 __version__ = "0.1.0"
@@ -16,6 +17,7 @@ __all__ = [
     "Domain",
     "DAPipeline",
     "make_da_pipeline",
+    "NotApplicableWarning",
     "SOURCE",
     "TARGET",
     "TARGET_LABELLED",

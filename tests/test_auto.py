@@ -8,10 +8,10 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from domainadapt import Domain, make_da_pipeline
+from domainadapt import Domain, NotApplicableWarning, make_da_pipeline
 from domainadapt.base import FeatureAdapter
 from domainadapt.datasets import make_shifted_digits
-from domainadapt.feature import CORAL
+from domainadapt.feature import CORAL, SubspaceAlignment
 from domainadapt.model import NoAdaptation
 from domainadapt.selection import AutoAdapter
 from domainadapt.validation import check_source_target, stack_domains
@@ -113,6 +113,23 @@ def test_failed_candidate_is_recorded_not_fatal(rotated_digits):
     with pytest.raises(RuntimeError, match="every candidate failed"):
         AutoAdapter(candidates={"b1": _Broken(), "no_adaptation": _Broken()},
                     random_state=0).fit(source, target.X)
+
+
+def test_not_applicable_candidate_is_left_out():
+    rng = np.random.default_rng(0)
+    # 60 source rows for 80 features: SA's subspace is estimated from fewer rows than
+    # features, SA warns NotApplicableWarning and the automatic choice leaves it out
+    X_s = rng.normal(size=(60, 80))
+    y_s = (X_s[:, 0] > 0).astype(int)
+    X_t = rng.normal(size=(100, 80)) + 0.3
+    with pytest.warns(NotApplicableWarning, match="fewer rows than features"):
+        SubspaceAlignment(estimator=_lr()).fit((X_s, y_s), X_t)
+    auto = AutoAdapter(candidates=["no_adaptation", "subspace_alignment", "coral"],
+                       estimator=_lr(), random_state=0).fit((X_s, y_s), X_t)
+    errors = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["error"]))
+    assert errors["subspace_alignment"].startswith("not applicable: SubspaceAlignment")
+    assert "subspace_alignment" not in auto.candidates_
+    assert auto.best_name_ in ("no_adaptation", "coral")
 
 
 def test_in_a_pipeline_and_parallel(rotated_digits):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._domain import Domain
 from ..base import FeatureAdapter
+from ..exceptions import NotApplicableWarning
 from ..instance._utils import check_int, check_positive
 
 __all__ = ["SubspaceAlignment", "sa_dimension_bound"]
@@ -129,7 +130,9 @@ class SubspaceAlignment(FeatureAdapter):
     295 (Webcam) rows with 800 features has a principal subspace that is
     partly sampling noise: a model trained on the source projected onto it
     loses up to 16 points (A->D) whatever ``d``; capping ``d`` at half the
-    smaller domain made it worse (-5.8). With such a target prefer CORAL.
+    smaller domain made it worse (-5.8). With such a target prefer CORAL:
+    ``fit`` issues a :class:`~domainadapt.NotApplicableWarning` whenever a
+    domain has fewer rows than features.
 
     References
     ----------
@@ -247,6 +250,16 @@ class SubspaceAlignment(FeatureAdapter):
             )
             n_comp = available
         self.n_components_ = n_comp
+        n_rows = min(len(Xs), len(Xt))
+        if n_rows < Xs.shape[1]:
+            warnings.warn(
+                f"SubspaceAlignment: a domain has {n_rows} rows for {Xs.shape[1]} features, so "
+                "its principal subspace is estimated from fewer rows than features and is "
+                "partly sampling noise; SA is then often worse than no adaptation (up to -16 "
+                "points on Office-Caltech's full protocol). Prefer CORAL here.",
+                NotApplicableWarning,
+                stacklevel=4,
+            )
         self.source_components_ = Ps[:, :n_comp]
         self.target_components_ = Pt[:, :n_comp]
         self.alignment_ = self.source_components_.T @ self.target_components_

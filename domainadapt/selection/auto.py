@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._domain import SOURCE, TARGET, Domain
 from ..base import BaseAdapter, ModelAdapter
+from ..exceptions import NotApplicableWarning
 from ._ensemble import ensemble_validation, rank_candidates
 from .scorers import DomainScorer, get_scorers
 
@@ -34,6 +35,7 @@ DEFAULT_PORTFOLIO = (
     "kliep",
     "classifier_ratio",
     "label_propagation",
+    "msda",
 )
 #: Added with ``deep=True``.
 DEFAULT_DEEP_PORTFOLIO = ("source_only", "dann", "cdan")
@@ -95,16 +97,24 @@ def _resolve_candidates(candidates: Any, deep: bool, estimator: Any,
     return out
 
 
+class _NotApplicable(Exception):
+    """A candidate warned that its assumptions do not hold on this data."""
+
+
 def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target: Domain,
                    X_val: np.ndarray, y_val: np.ndarray, sd_val: np.ndarray,
                    scorers: Mapping[str, DomainScorer]) -> dict[str, Any]:
     row: dict[str, Any] = {"candidate": name, "family": getattr(adapter, "family", "")}
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             adapter.fit(train_source, target)
             row["fit_time"] = time.perf_counter() - start
+            reasons = [str(w.message) for w in caught
+                       if issubclass(w.category, NotApplicableWarning)]
+            if reasons:
+                raise _NotApplicable(reasons[0])
             for s_name, scorer in scorers.items():
                 try:
                     row[f"score_{s_name}"] = float(scorer(adapter, X_val, y_val,
@@ -113,6 +123,11 @@ def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target
                     row[f"score_{s_name}"] = float("nan")
         row["error"] = ""
         row["score_time"] = time.perf_counter() - start - row["fit_time"]
+    except _NotApplicable as exc:
+        row["score_time"] = 0.0
+        row["error"] = f"not applicable: {exc}"
+        for s_name in scorers:
+            row[f"score_{s_name}"] = float("nan")
     except Exception as exc:
         row.setdefault("fit_time", time.perf_counter() - start)
         row["score_time"] = 0.0
@@ -161,9 +176,9 @@ class AutoAdapter(ModelAdapter):
         (``"coral"``, ``"jda"``, ...), unfitted adapters, ``(name, adapter)``
         pairs, or a dict ``name -> adapter``. ``None`` is
         :data:`DEFAULT_PORTFOLIO`: no adaptation, CORAL, subspace alignment,
-        TCA, JDA, OT mapping, KLIEP, classifier density ratio and label
-        propagation (the instance, feature, model and relation families), each
-        with its defaults. An adapter whose ``estimator`` is None gets a clone
+        TCA, JDA, OT mapping, KLIEP, classifier density ratio, label
+        propagation and mSDA (the instance, feature, model and relation
+        families), each with its defaults. An adapter whose ``estimator`` is None gets a clone
         of ``estimator``.
     estimator : classifier, default=LogisticRegression(max_iter=1000)
         The downstream model given to every candidate (the instance strategies
@@ -234,6 +249,9 @@ class AutoAdapter(ModelAdapter):
     rows are used as training rows by the candidates that can use them, never
     for validation. A candidate that raises is recorded in ``cv_results_``
     (``error``) and skipped; if every candidate fails, the errors are raised.
+    A candidate whose ``fit`` issues a :class:`~domainadapt.NotApplicableWarning`
+    (its documented assumptions do not hold on this data) is left out the
+    same way, with ``error`` starting ``"not applicable:"``.
     The held-out source rows cost the candidates ``validation_size`` of the
     labelled data while they are scored; ``refit`` gives them back.
 
@@ -456,8 +474,10 @@ class AutoAdapter(ModelAdapter):
             cells = [str(res["rank"][i]), str(res["candidate"][i]), str(res["family"][i])]
             cells += [f"{res[k][i]:.4f}" for k in score_keys]
             cells += [f"{res['mean_rank'][i]:.2f}", f"{res['fit_time'][i]:.1f}"]
-            if res["error"][i]:
-                cells[-2] = f"failed: {res['error'][i][:60]}"
+            error = res["error"][i]
+            if error:
+                cells[-2] = error[:70] if error.startswith("not applicable") else \
+                    f"failed: {error[:60]}"
             lines.append("| " + " | ".join(cells) + " |")
         verdict = (f"kept: {self.best_name_}" + (" (the guard vetoed "
                    f"{self.ranking_[0]}: most scorers rate it below no adaptation)"
