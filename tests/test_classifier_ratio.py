@@ -31,7 +31,9 @@ def test_weights_rank_correlate_with_the_analytic_ratio():
     def quad(X):
         return np.c_[X, X**2]
 
-    model = ClassifierDensityRatio(random_state=0).fit((quad(X_s), labels(X_s)), quad(X_t))
+    model = ClassifierDensityRatio(flatten=1.0, random_state=0).fit(
+        (quad(X_s), labels(X_s)), quad(X_t)
+    )
     rho = spearmanr(model.weights_, true_ratio).statistic
     assert rho > 0.9, rho
     np.testing.assert_allclose(model.weights_.mean(), 1.0)
@@ -51,7 +53,9 @@ def test_prior_correction_and_scale():
 
 def test_max_weight_caps_and_keeps_mean_one():
     X_s, X_t, _ = gaussian_shift(seed=1)
-    model = ClassifierDensityRatio(max_weight=3.0, random_state=0).fit((X_s, labels(X_s)), X_t + 1)
+    model = ClassifierDensityRatio(max_weight=3.0, flatten=1.0, random_state=0).fit(
+        (X_s, labels(X_s)), X_t + 1
+    )
     assert model.weights_.max() <= 3.0 + 1e-9
     np.testing.assert_allclose(model.weights_.mean(), 1.0)
 
@@ -60,6 +64,7 @@ def test_any_probabilistic_classifier():
     X_s, X_t, true_ratio = gaussian_shift(n_s=300, n_t=300)
     model = ClassifierDensityRatio(
         domain_classifier=RandomForestClassifier(50, min_samples_leaf=10, random_state=0),
+        flatten=1.0,
         random_state=0,
     ).fit((X_s, labels(X_s)), X_t)
     assert spearmanr(model.weights_, true_ratio).statistic > 0.6
@@ -122,6 +127,6 @@ def test_weights_match_the_generators_exact_ratio():
     source, target, density_ratio = make_gaussian_shift(
         1000, 1000, n_features=2, shift=1.0, scale=1.0, random_state=0
     )
-    model = ClassifierDensityRatio(random_state=0).fit(source, target.X)
+    model = ClassifierDensityRatio(flatten=1.0, random_state=0).fit(source, target.X)
     # equal covariances: the log-ratio is linear, so logistic regression is well specified
     assert spearmanr(model.weights_, density_ratio(source.X)).statistic > 0.95

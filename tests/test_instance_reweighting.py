@@ -43,14 +43,16 @@ def gauss():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda bw: KLIEP(random_state=0),
-        lambda bw: ULSIF(random_state=0),
-        lambda bw: RuLSIF(alpha=0.0, random_state=0),
-        # exact KMM optima are sparse with the median bandwidth (rank corr. ~0.2-0.5);
-        # a wider kernel gives smooth weights
-        lambda bw: KMM(bandwidth=4.0 * bw),
+        # flatten=1: the untempered ratio estimate is what is compared
+        lambda bw: KLIEP(flatten=1.0, random_state=0),
+        lambda bw: ULSIF(flatten=1.0, random_state=0),
+        lambda bw: RuLSIF(alpha=0.0, flatten=1.0, random_state=0),
+        # the default B=2, eps=B/sqrt(n) (exact QP here) with the median bandwidth
+        lambda bw: KMM(flatten=1.0),
+        # a wider kernel also works
+        lambda bw: KMM(bandwidth=4.0 * bw, flatten=1.0),
     ],
-    ids=["kliep", "ulsif", "rulsif0", "kmm"],
+    ids=["kliep", "ulsif", "rulsif0", "kmm", "kmm_wide"],
 )
 def test_weights_rank_correlate_with_true_ratio(make, gauss):
     source, target, ratio = gauss
@@ -156,7 +158,7 @@ def test_identical_domains_give_weights_near_one(make):
     assert np.median(np.abs(m.weights_ - 1.0)) < 0.3
 
 
-@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
+@pytest.mark.parametrize("make", ALL[1:], ids=ALL_IDS[1:])
 def test_far_target_warns_and_stays_finite(make):
     rng = np.random.default_rng(4)
     Xs = rng.normal(size=(120, 2))
@@ -164,6 +166,17 @@ def test_far_target_warns_and_stays_finite(make):
     with pytest.warns(UserWarning, match="collapsed"):
         m = make().fit((Xs, rng.integers(0, 2, 120)), Xt)
     assert np.all(np.isfinite(m.weights_)) and np.isclose(m.weights_.mean(), 1.0)
+
+
+def test_far_target_kmm_box_keeps_the_effective_sample_size():
+    # KMM's weights lie in [0, B] with mean >= 1 - eps: ESS >= n (1 - eps) / B, whatever
+    # the shift (the default B=2 cannot collapse onto a few rows)
+    rng = np.random.default_rng(4)
+    Xs = rng.normal(size=(120, 2))
+    Xt = rng.normal(size=(80, 2)) + 6.0
+    m = KMM(flatten=1.0).fit((Xs, rng.integers(0, 2, 120)), Xt)
+    assert m.ess_ >= 120 * (1.0 - m.eps_) / 2.0 - 1e-9
+    assert m.raw_weights_.max() <= 2.0 + 1e-9
 
 
 @pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
@@ -199,6 +212,11 @@ def test_single_target_row_and_duplicates(make):
         (RuLSIF(alpha=-0.1), "alpha must"),
         (ULSIF(regs=[]), "regs must"),
         (NearestNeighborWeighting(smoothing=-1), "smoothing must"),
+        (KMM(flatten=1.5), "flatten must"),
+        (KLIEP(flatten="yes"), "flatten must"),
+        (ULSIF(flatten=-0.1), "flatten must"),
+        (RuLSIF(flatten=True), "flatten must"),
+        (NearestNeighborWeighting(flatten=float("nan")), "flatten must"),
         (TrAdaBoost(n_estimators=0), "n_estimators must"),
     ],
 )

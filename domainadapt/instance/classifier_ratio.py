@@ -51,6 +51,13 @@ class ClassifierDensityRatio(InstanceAdapter):
         Probability clipping.
     max_weight : float, optional
         Cap on the normalised weights (then renormalised to mean 1).
+    flatten : "auto" or float in [0, 1], default="auto"
+        Tempering exponent :math:`\lambda` of the weights, :math:`w^\lambda`
+        (Shimodaira 2000). ``"auto"`` chooses it from the data by importance-weighted
+        cross-validation with the one-standard-error rule (see
+        :class:`~domainadapt.base.InstanceAdapter`): near 1 under a genuine covariate
+        shift, 0 (uniform weights) when the domains barely overlap. ``1`` gives the
+        untempered weights.
     estimator : estimator, optional
         Downstream model fitted with ``sample_weight=weights_``.
     random_state : int, optional
@@ -65,6 +72,14 @@ class ClassifierDensityRatio(InstanceAdapter):
     domain_auc_ : float
         ROC AUC of the domain classifier (out-of-fold when ``cv`` is set); above
         0.99 a warning says the domains barely overlap.
+    flatten_ : float
+        The tempering exponent :math:`\lambda` used (chosen when ``flatten="auto"``);
+        ``weights_`` are the estimated ratio to the power ``flatten_``, mean 1.
+    ess_untempered_ : float
+        Effective sample size of the untempered weights (``ess_``: of ``weights_``).
+    flatten_risks_, flatten_risk_se_ : ndarray of shape (5,)
+        ``flatten="auto"``: IWCV target-risk estimates of the exponents
+        ``(0, 0.25, 0.5, 0.75, 1)`` and their standard errors (``nan`` otherwise).
 
     References
     ----------
@@ -78,6 +93,7 @@ class ClassifierDensityRatio(InstanceAdapter):
         cv: int | None = 5,
         eps: float = 1e-3,
         max_weight: float | None = None,
+        flatten: Any = "auto",
         estimator: Any = None,
         random_state: int | None = None,
     ):
@@ -85,6 +101,7 @@ class ClassifierDensityRatio(InstanceAdapter):
         self.cv = cv
         self.eps = eps
         self.max_weight = max_weight
+        self.flatten = flatten
         self.estimator = estimator
         self.random_state = random_state
 
@@ -138,6 +155,9 @@ class ClassifierDensityRatio(InstanceAdapter):
         return weights
 
     def compute_weights(self, X: Any) -> np.ndarray:
-        """Density ratio ``p_T(x)/p_S(x)`` at new rows, from ``domain_classifier_``."""
+        """Density ratio ``p_T(x)/p_S(x)`` at new rows, from ``domain_classifier_``.
+
+        Untempered: ``weights_`` follow the ratio to the power ``flatten_``.
+        """
         X = self._check_X(X)
         return self._ratio(self.domain_classifier_.predict_proba(X.reshape(len(X), -1))[:, 1])

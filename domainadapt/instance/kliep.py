@@ -83,6 +83,13 @@ class KLIEP(InstanceAdapter):
         Iterations per step size of the gradient ascent.
     tol : float, default=1e-6
         Relative improvement below which a step size is abandoned.
+    flatten : "auto" or float in [0, 1], default="auto"
+        Tempering exponent :math:`\lambda` of the weights, :math:`w^\lambda`
+        (Shimodaira 2000). ``"auto"`` chooses it from the data by importance-weighted
+        cross-validation with the one-standard-error rule (see
+        :class:`~domainadapt.base.InstanceAdapter`): near 1 under a genuine covariate
+        shift, 0 (uniform weights) when the domains barely overlap. ``1`` gives the
+        untempered weights.
     estimator : estimator, optional
         Downstream model fitted with ``sample_weight=weights_``.
     random_state : int, optional
@@ -97,6 +104,14 @@ class KLIEP(InstanceAdapter):
         cross-validated)
     centers_ : ndarray of shape (n_centers, n_features)
     alpha_ : ndarray of shape (n_centers,)
+    flatten_ : float
+        The tempering exponent :math:`\lambda` used (chosen when ``flatten="auto"``);
+        ``weights_`` are the estimated ratio to the power ``flatten_``, mean 1.
+    ess_untempered_ : float
+        Effective sample size of the untempered weights (``ess_``: of ``weights_``).
+    flatten_risks_, flatten_risk_se_ : ndarray of shape (5,)
+        ``flatten="auto"``: IWCV target-risk estimates of the exponents
+        ``(0, 0.25, 0.5, 0.75, 1)`` and their standard errors (``nan`` otherwise).
 
     References
     ----------
@@ -112,6 +127,7 @@ class KLIEP(InstanceAdapter):
         cv: int = 5,
         max_iter: int = 200,
         tol: float = 1e-6,
+        flatten: Any = "auto",
         estimator: Any = None,
         random_state: int | None = None,
     ):
@@ -120,6 +136,7 @@ class KLIEP(InstanceAdapter):
         self.cv = cv
         self.max_iter = max_iter
         self.tol = tol
+        self.flatten = flatten
         self.estimator = estimator
         self.random_state = random_state
 
@@ -159,6 +176,7 @@ class KLIEP(InstanceAdapter):
         return Phi_s @ alpha
 
     def compute_weights(self, X: Any) -> np.ndarray:
-        """The fitted ratio :math:`\\hat w(x)` at new rows (not normalised)."""
+        """The fitted ratio :math:`\\hat w(x)` at new rows (not normalised, not tempered:
+        ``weights_`` follow it to the power ``flatten_``)."""
         X = flatten(self._check_X(X))
         return gaussian_kernel(X, self.centers_, self.bandwidth_) @ self.alpha_

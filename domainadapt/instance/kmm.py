@@ -63,19 +63,30 @@ class KMM(InstanceAdapter):
 
     ``"auto"`` uses ``"qp"`` when ``n_S <= exact_max_n`` and ``"fista"`` otherwise.
 
-    The exact optimum with the paper's defaults is often spiky (a few large weights,
-    low ``ess_``) and only loosely rank-correlated with the true density ratio; a
-    wider kernel (``bandwidth``) or a smaller ``B`` gives smoother weights. The FISTA
-    iterates approach that optimum slowly on large problems, so ``max_iter`` caps
-    the work.
+    Defaults. The paper's ``B=1000`` with :math:`\varepsilon = (\sqrt{n_S}-1)/\sqrt{n_S}`
+    makes the QP nearly degenerate: the Gaussian kernel matrix has a fast-decaying
+    spectrum, many weight vectors match the target mean embedding almost equally
+    well, and the exact optimum is a spiky vertex (a few large weights). Measured on
+    a 1-D mean shift embedded in 4 dimensions (``make_gaussian_shift(1500, 1500, 4)``),
+    its Spearman correlation with the true ratio was 0.03-0.11 (effective sample size
+    3 % of :math:`n_S`), and on real benchmarks it lost 15-18 accuracy points. The
+    defaults are therefore ``B=2`` and :math:`\varepsilon = B/\sqrt{n_S}` (the order
+    of the deviation of the mean weight that Huang et al. 2007 derive): a tight box
+    leaves little room for spikes, and the optimum is a smooth, monotone, truncated
+    version of the ratio (Spearman 0.93-0.95 on the same data, effective sample size 47 %), and
+    the FISTA solver then converges in a few dozen iterations (about 40 at
+    :math:`n_S = 8000`, ``d = 50``, against the 1000-iteration cap with ``B=1000``).
+    Raise ``B`` when the ratio is known to be large and the domains overlap well;
+    ``flatten`` (below) tempers the weights further when reweighting does not pay off.
 
     Parameters
     ----------
-    B : float, default=1000.0
-        Upper bound of every weight (the paper's default).
+    B : float, default=2.0
+        Upper bound of every weight (the paper used 1000; see "Defaults" above).
     eps : float, optional
         Tolerance on the mean weight, :math:`|\bar w - 1| \le \varepsilon`; default
-        :math:`(\sqrt{n_S} - 1)/\sqrt{n_S}` as in the paper.
+        :math:`\min(B/\sqrt{n_S}, (\sqrt{n_S} - 1)/\sqrt{n_S})` (the paper used the
+        second term alone).
     bandwidth : float or "median", default="median"
         Gaussian kernel bandwidth :math:`\sigma`; ``"median"`` is the median pairwise
         distance of the pooled sample.
@@ -93,6 +104,13 @@ class KMM(InstanceAdapter):
         Tile edge of the kernel-vector products (``"fista"``).
     device : str or torch.device, default="auto"
         Device of the ``"fista"`` solver; ``"auto"`` picks CUDA when available.
+    flatten : "auto" or float in [0, 1], default="auto"
+        Tempering exponent :math:`\lambda` of the weights, :math:`w^\lambda`
+        (Shimodaira 2000). ``"auto"`` chooses it from the data by importance-weighted
+        cross-validation with the one-standard-error rule (see
+        :class:`~domainadapt.base.InstanceAdapter`): near 1 under a genuine covariate
+        shift, 0 (uniform weights) when the domains barely overlap. ``1`` gives the
+        untempered weights.
     estimator : estimator, optional
         Downstream model fitted with ``sample_weight=weights_``.
     random_state : int, optional
@@ -117,6 +135,14 @@ class KMM(InstanceAdapter):
         The solver used.
     eps_ : float
         The resolved ``eps``.
+    flatten_ : float
+        The tempering exponent :math:`\lambda` used (chosen when ``flatten="auto"``);
+        ``weights_`` are the estimated ratio to the power ``flatten_``, mean 1.
+    ess_untempered_ : float
+        Effective sample size of the untempered weights (``ess_``: of ``weights_``).
+    flatten_risks_, flatten_risk_se_ : ndarray of shape (5,)
+        ``flatten="auto"``: IWCV target-risk estimates of the exponents
+        ``(0, 0.25, 0.5, 0.75, 1)`` and their standard errors (``nan`` otherwise).
 
     References
     ----------
@@ -124,11 +150,14 @@ class KMM(InstanceAdapter):
     Selection Bias by Unlabeled Data". NIPS 2007.
     A. Beck, M. Teboulle. "A Fast Iterative Shrinkage-Thresholding Algorithm". SIAM J.
     Imaging Sci. 2, 2009.
+    A. Gretton, A. Smola, J. Huang, M. Schmittfull, K. Borgwardt, B. Schölkopf.
+    "Covariate Shift by Kernel Mean Matching". In Dataset Shift in Machine Learning,
+    MIT Press, 2009.
     """
 
     def __init__(
         self,
-        B: float = 1000.0,
+        B: float = 2.0,
         eps: float | None = None,
         bandwidth: Any = "median",
         solver: str = "auto",
@@ -137,6 +166,7 @@ class KMM(InstanceAdapter):
         tol: float = 1e-3,
         block_size: int | None = None,
         device: Any = "auto",
+        flatten: Any = "auto",
         estimator: Any = None,
         random_state: int | None = None,
     ):
@@ -149,6 +179,7 @@ class KMM(InstanceAdapter):
         self.tol = tol
         self.block_size = block_size
         self.device = device
+        self.flatten = flatten
         self.estimator = estimator
         self.random_state = random_state
 
@@ -162,7 +193,7 @@ class KMM(InstanceAdapter):
         Xs, Xt = flatten(source.X), flatten(target.X)
         n_s = len(Xs)
         if self.eps is None:
-            eps = (math.sqrt(n_s) - 1.0) / math.sqrt(n_s)
+            eps = min(B / math.sqrt(n_s), (math.sqrt(n_s) - 1.0) / math.sqrt(n_s))
         else:
             eps = check_positive("eps", self.eps, allow_zero=True)
         lo, hi = n_s * max(1.0 - eps, 0.0), n_s * (1.0 + eps)

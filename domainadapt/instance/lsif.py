@@ -89,6 +89,13 @@ class RuLSIF(InstanceAdapter):
     regs : sequence of float, optional
         Regularisation grid; default ``(1e-3, 1e-2, 1e-1, 1)``.
     n_centers : int, default=100
+    flatten : "auto" or float in [0, 1], default="auto"
+        Tempering exponent :math:`\lambda` of the weights, :math:`w^\lambda`
+        (Shimodaira 2000). ``"auto"`` chooses it from the data by importance-weighted
+        cross-validation with the one-standard-error rule (see
+        :class:`~domainadapt.base.InstanceAdapter`): near 1 under a genuine covariate
+        shift, 0 (uniform weights) when the domains barely overlap. ``1`` gives the
+        untempered weights.
     estimator : estimator, optional
         Downstream model fitted with ``sample_weight=weights_``.
     random_state : int, optional
@@ -102,6 +109,14 @@ class RuLSIF(InstanceAdapter):
     loo_scores_ : ndarray of shape (n_bandwidths, n_regs)
         Leave-one-out score (lower is better; ``nan`` when not cross-validated).
     centers_, theta_ : the fitted model.
+    flatten_ : float
+        The tempering exponent :math:`\lambda` used (chosen when ``flatten="auto"``);
+        ``weights_`` are the estimated ratio to the power ``flatten_``, mean 1.
+    ess_untempered_ : float
+        Effective sample size of the untempered weights (``ess_``: of ``weights_``).
+    flatten_risks_, flatten_risk_se_ : ndarray of shape (5,)
+        ``flatten="auto"``: IWCV target-risk estimates of the exponents
+        ``(0, 0.25, 0.5, 0.75, 1)`` and their standard errors (``nan`` otherwise).
 
     References
     ----------
@@ -117,6 +132,7 @@ class RuLSIF(InstanceAdapter):
         bandwidths: Any = None,
         regs: Any = None,
         n_centers: int = 100,
+        flatten: Any = "auto",
         estimator: Any = None,
         random_state: int | None = None,
     ):
@@ -124,6 +140,7 @@ class RuLSIF(InstanceAdapter):
         self.bandwidths = bandwidths
         self.regs = regs
         self.n_centers = n_centers
+        self.flatten = flatten
         self.estimator = estimator
         self.random_state = random_state
 
@@ -187,7 +204,8 @@ class RuLSIF(InstanceAdapter):
         return weights
 
     def compute_weights(self, X: Any) -> np.ndarray:
-        """The fitted (relative) ratio at new rows, clipped at 0 (not normalised)."""
+        """The fitted (relative) ratio at new rows, clipped at 0 (not normalised, not
+        tempered: ``weights_`` follow it to the power ``flatten_``)."""
         X = flatten(self._check_X(X))
         return np.maximum(gaussian_kernel(X, self.centers_, self.bandwidth_) @ self.theta_, 0.0)
 
@@ -213,12 +231,14 @@ class ULSIF(RuLSIF):
         bandwidths: Any = None,
         regs: Any = None,
         n_centers: int = 100,
+        flatten: Any = "auto",
         estimator: Any = None,
         random_state: int | None = None,
     ):
         self.bandwidths = bandwidths
         self.regs = regs
         self.n_centers = n_centers
+        self.flatten = flatten
         self.estimator = estimator
         self.random_state = random_state
 

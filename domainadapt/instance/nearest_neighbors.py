@@ -32,6 +32,13 @@ class NearestNeighborWeighting(InstanceAdapter):
         Distance of :class:`sklearn.neighbors.NearestNeighbors`.
     n_jobs : int, optional
         Parallel jobs of the neighbour search.
+    flatten : "auto" or float in [0, 1], default="auto"
+        Tempering exponent :math:`\lambda` of the weights, :math:`w^\lambda`
+        (Shimodaira 2000). ``"auto"`` chooses it from the data by importance-weighted
+        cross-validation with the one-standard-error rule (see
+        :class:`~domainadapt.base.InstanceAdapter`): near 1 under a genuine covariate
+        shift, 0 (uniform weights) when the domains barely overlap. ``1`` gives the
+        untempered weights.
     estimator : estimator, optional
         Downstream model fitted with ``sample_weight=weights_``.
 
@@ -40,6 +47,14 @@ class NearestNeighborWeighting(InstanceAdapter):
     weights_ : ndarray of shape (n_source,)
     counts_ : ndarray of shape (n_source,)
         Target rows in each source row's cell.
+    flatten_ : float
+        The tempering exponent :math:`\lambda` used (chosen when ``flatten="auto"``);
+        ``weights_`` are the estimated ratio to the power ``flatten_``, mean 1.
+    ess_untempered_ : float
+        Effective sample size of the untempered weights (``ess_``: of ``weights_``).
+    flatten_risks_, flatten_risk_se_ : ndarray of shape (5,)
+        ``flatten="auto"``: IWCV target-risk estimates of the exponents
+        ``(0, 0.25, 0.5, 0.75, 1)`` and their standard errors (``nan`` otherwise).
 
     References
     ----------
@@ -51,11 +66,13 @@ class NearestNeighborWeighting(InstanceAdapter):
         smoothing: float = 1.0,
         metric: str = "euclidean",
         n_jobs: int | None = None,
+        flatten: Any = "auto",
         estimator: Any = None,
     ):
         self.smoothing = smoothing
         self.metric = metric
         self.n_jobs = n_jobs
+        self.flatten = flatten
         self.estimator = estimator
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
