@@ -135,7 +135,11 @@ def test_can_bad_parameters(kw, match):
 
 
 # --------------------------------------------------------------------------- RKD
-STUDENT = dict(hidden_sizes=(8,), n_epochs=60, batch_size=32, lr=3e-3, **FAST)
+# raw inputs, no dropout: the small student this comparison was measured with (the
+# data-dependent defaults, standardize="auto" and dropout="auto", make the student
+# alone much stronger on these blobs, 0.64 -> 0.83, and leave nothing to distil)
+STUDENT = dict(hidden_sizes=(8,), n_epochs=60, batch_size=32, lr=3e-3, standardize=False,
+               dropout=0.0, **FAST)
 
 
 def test_rkd_from_an_adapted_teacher_beats_the_student_alone():

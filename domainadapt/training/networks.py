@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,21 +42,49 @@ class MLP(nn.Module):
         once a head is put on top).
     dropout : float, default=0.0
         Dropout after each hidden layer.
+    input_mean, input_scale : array-like of shape (in_features,), optional
+        Standardise the flattened inputs first, ``(x - input_mean) / input_scale``
+        (given together). They are stored as buffers ``input_mean`` and
+        ``input_scale``, so they follow ``state_dict``, ``.to(device)`` and pickling,
+        and every forward pass (training, prediction, a teacher network reused
+        elsewhere) sees the same scaling.
 
     Attributes
     ----------
     out_features : int
         Width of the output (``in_features`` when there is no hidden layer).
+    standardizes : bool
+        Whether the inputs are standardised.
     """
 
     def __init__(
-        self, in_features: int, hidden_sizes: Sequence[int] = (64, 64), dropout: float = 0.0
+        self,
+        in_features: int,
+        hidden_sizes: Sequence[int] = (64, 64),
+        dropout: float = 0.0,
+        input_mean: Any = None,
+        input_scale: Any = None,
     ):
         super().__init__()
         if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
             raise ValueError(f"in_features must be a positive int; got {in_features!r}.")
         sizes = _check_sizes("hidden_sizes", hidden_sizes)
         dropout = _check_dropout(dropout)
+        if (input_mean is None) != (input_scale is None):
+            raise ValueError("input_mean and input_scale must be given together.")
+        self.standardizes = input_mean is not None
+        if self.standardizes:
+            mean = torch.as_tensor(input_mean, dtype=torch.float32).reshape(-1)
+            scale = torch.as_tensor(input_scale, dtype=torch.float32).reshape(-1)
+            if mean.numel() != in_features or scale.numel() != in_features:
+                raise ValueError(
+                    f"input_mean and input_scale must have in_features={in_features} values; "
+                    f"got {mean.numel()} and {scale.numel()}."
+                )
+            if not bool(torch.all(scale > 0)) or not bool(torch.all(torch.isfinite(mean))):
+                raise ValueError("input_scale must be positive and input_mean finite.")
+            self.register_buffer("input_mean", mean.clone())
+            self.register_buffer("input_scale", scale.clone())
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in sizes:
@@ -67,6 +96,8 @@ class MLP(nn.Module):
         self.out_features = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.standardizes:
+            x = (x.flatten(1) - self.input_mean) / self.input_scale
         return self.layers(x)
 
 
