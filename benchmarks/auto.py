@@ -45,6 +45,7 @@ from domainadapt.selection import AutoAdapter, get_scorers
 from domainadapt.selection.auto import DEFAULT_PORTFOLIO
 
 RESULTS = Path(__file__).parent / "results" / "auto.md"
+FIGURE = Path(__file__).parent.parent / "docs" / "_static" / "auto.png"
 
 
 def _quiet_fit(model, source, target):
@@ -118,7 +119,15 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--tasks", nargs="+", default=None, help="only these task names")
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--from-csv", nargs="+", default=None, metavar="CSV",
+                        help="only rebuild the report (and figure) from the .csv files of earlier "
+                             "runs (each with its .rho.csv beside it), e.g. of runs split by group")
+    parser.add_argument("--figure", default=str(FIGURE),
+                        help="PNG written when matplotlib is installed ('' for none)")
     args = parser.parse_args()
+    if args.from_csv:
+        rebuild(args)
+        return
     groups = args.groups or found
     tasks = [t for t in get_tasks(groups) if args.tasks is None or t.name in args.tasks]
     scorer_names = list(get_scorers())
@@ -129,9 +138,13 @@ def main() -> None:
     rho_rows: list[dict] = []
     fields = ["task", "group", "seed", "method", "accuracy", "seconds", "picked", "ranked_first",
               "vetoed", "error"]
-    with open(csv_path, "w", newline="") as handle:
+    rho_path = out.with_suffix(".rho.csv")
+    with open(csv_path, "w", newline="") as handle, open(rho_path, "w", newline="") as rho_file:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
+        rho_writer = csv.DictWriter(rho_file, fieldnames=["task", "seed", *scorer_names,
+                                                           "ensemble"])
+        rho_writer.writeheader()
         for task in tasks:
             for seed in args.seeds:
                 t0 = time.perf_counter()
@@ -141,16 +154,97 @@ def main() -> None:
                     rows.append(r)
                 handle.flush()
                 rho_rows.append({"task": task.name, "seed": seed, **rhos})
+                rho_writer.writerow(rho_rows[-1])
+                rho_file.flush()
                 print(f"{task.name} seed {seed}: auto {100 * auto_row['accuracy']:.1f} "
                       f"({auto_row['picked']}) vs no adaptation "
                       f"{100 * singles[0]['accuracy']:.1f}; {time.perf_counter() - t0:.0f} s",
                       flush=True)
     seconds = time.perf_counter() - start
     out.write_text(format_report(rows, rho_rows, tasks, args.seeds, seconds, scorer_names))
+    if args.figure:
+        plot(rows, tasks, args.figure)
     print(out.read_text())
 
 
-def format_report(rows, rho_rows, tasks, seeds, seconds, scorer_names) -> str:
+def rebuild(args) -> None:
+    """The report and figure from the CSV files of earlier runs."""
+    rows, rho_rows = [], []
+    for path in args.from_csv:
+        path = Path(path)
+        with open(path) as handle:
+            for r in csv.DictReader(handle):
+                r["accuracy"] = float(r["accuracy"])
+                r["seed"] = int(r["seed"])
+                r["vetoed"] = r.get("vetoed") == "True"
+                rows.append(r)
+        with open(path.with_suffix(".rho.csv")) as handle:
+            for r in csv.DictReader(handle):
+                rho_rows.append({k: (v if k == "task" else float(v)) for k, v in r.items()})
+    names = {r["task"] for r in rows}
+    tasks = [t for t in get_tasks() if t.name in names]
+    seeds = sorted({r["seed"] for r in rows})
+    scorer_names = [k for k in rho_rows[0] if k not in ("task", "seed", "ensemble")]
+    seconds = sum(float(r["seconds"]) for r in rows)
+    out = Path(args.output)
+    out.write_text(format_report(rows, rho_rows, tasks, seeds, seconds, scorer_names,
+                                 measured="sum of the fit times of the runs"))
+    if args.figure:
+        plot(rows, tasks, args.figure)
+    print(out.read_text())
+
+
+def plot(rows, tasks, path) -> None:
+    """Per collection: no adaptation, the automatic choice and the oracle-best single strategy."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figure")
+        return
+    acc = defaultdict(list)
+    for r in rows:
+        acc[(r["task"], r["method"])].append(r["accuracy"])
+    mean = {k: float(np.nanmean(v)) for k, v in acc.items()}
+    groups = defaultdict(list)
+    for t in tasks:
+        if (t.name, "auto") in mean:
+            groups[t.group].append(t.name)
+    labels, na, auto, best, best_name = [], [], [], [], []
+    for g, ts in groups.items():
+        per = {m: np.mean([mean.get((t, m), np.nan) for t in ts]) for m in DEFAULT_PORTFOLIO}
+        b = max(per, key=lambda m: -np.inf if np.isnan(per[m]) else per[m])
+        labels.append(f"{g}\n({len(ts)} tasks)")
+        na.append(100 * np.mean([mean[(t, "no_adaptation")] for t in ts]))
+        auto.append(100 * np.mean([mean[(t, "auto")] for t in ts]))
+        best.append(100 * per[b])
+        best_name.append(b)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(1.6 * len(labels) + 2, 4))
+    ax.bar(x - 0.27, na, 0.27, label="no adaptation", color="#9e9e9e")
+    ax.bar(x, auto, 0.27, label="AutoAdapter (no target label)", color="#1f77b4")
+    bars = ax.bar(x + 0.27, best, 0.27, label="best single strategy (oracle)", color="#ff7f0e")
+    for bar, name in zip(bars, best_name):
+        ax.annotate(name, (bar.get_x() + bar.get_width() / 2, bar.get_height()), fontsize=7,
+                    rotation=90, ha="center", va="bottom", xytext=(0, 2),
+                    textcoords="offset points")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("target accuracy (%), mean over tasks and seeds")
+    ax.set_ylim(0, 110)
+    ax.legend(fontsize=8, loc="upper left", ncol=3)
+    ax.set_title("Automatic choice of strategy vs no adaptation and the oracle-best strategy",
+                 fontsize=10)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"written: {path}")
+
+
+def format_report(rows, rho_rows, tasks, seeds, seconds, scorer_names,
+                  measured: str = "") -> str:
     acc = defaultdict(list)
     picks = defaultdict(Counter)
     vetoes = Counter()
@@ -168,7 +262,8 @@ def format_report(rows, rho_rows, tasks, seeds, seconds, scorer_names) -> str:
     lines = [
         "# The automatic choice of strategy",
         "",
-        f"Generated by `python benchmarks/auto.py` (seeds {seeds}) in {seconds / 60:.1f} min on a "
+        f"Generated by `python benchmarks/auto.py` (seeds {seeds}) in {seconds / 60:.1f} min "
+        f"({measured or 'wall time'}) on a "
         f"shared 2-core CPU machine, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')}. Every figure is a target accuracy (%) with the defaults: "
         "`AutoAdapter(estimator=LogisticRegression(max_iter=2000), random_state=seed)` and each "
