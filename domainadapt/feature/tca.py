@@ -35,8 +35,10 @@ from sklearn.base import clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import check_random_state
 
+from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import Domain
 from ..base import FeatureAdapter
+from ..exceptions import NotApplicableWarning
 from ..instance._utils import check_int, check_positive, gaussian_kernel, resolve_bandwidth
 
 __all__ = ["JDA", "TCA", "centred_scatter", "mmd_embedding"]
@@ -393,6 +395,13 @@ class JDA(_KernelEmbedding):
         (fraction of target pseudo-labels that changed; 1.0 for the first).
     n_iter_ : int
         Refinements actually run.
+    neighbour_ratio_ : float
+        With the default 1-NN pseudo-labeler: cross-validated 1-NN accuracy on the
+        source rows divided by a logistic regression's
+        (:func:`domainadapt._diagnostics.neighbour_label_ratio`); below 0.8
+        ``fit`` issues a :class:`~domainadapt.NotApplicableWarning` (ratios
+        measured: 1.04-1.06 on digit pixels, 0.72-0.74 on word counts where JDA
+        loses 3.5-4.9 points); ``nan`` with a given ``pseudo_labeler``.
 
     Notes
     -----
@@ -477,6 +486,21 @@ class JDA(_KernelEmbedding):
             )
         if source.y.dtype.kind == "f" and not np.all(np.mod(source.y, 1) == 0):
             raise ValueError("JDA needs class labels; source y looks continuous (regression).")
+        if self.pseudo_labeler is None:
+            self.neighbour_ratio_ = neighbour_label_ratio(source.X, source.y)
+            if self.neighbour_ratio_ < NEIGHBOUR_RATIO_MIN:
+                warnings.warn(
+                    "JDA: on the source rows, 1-nearest-neighbour accuracy is only "
+                    f"{self.neighbour_ratio_:.2f} x a linear model's (cross-validated), so its "
+                    "default 1-NN pseudo-labels are poor and the class-conditional terms "
+                    "align the wrong classes; JDA is then likely to do worse than no "
+                    "adaptation (measured: -3.5 to -4.9 points on word counts). Prefer TCA or "
+                    "CORAL here, or pass a pseudo_labeler.",
+                    NotApplicableWarning,
+                    stacklevel=4,
+                )
+        else:
+            self.neighbour_ratio_ = float("nan")
         rng = check_random_state(self.random_state)
         X = np.concatenate([source.X, target.X]).astype(np.float64, copy=False)
         ns, nt = len(source.X), len(target.X)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import SOURCE, Domain
 from ..base import BaseAdapter, _fit_with_weights
+from ..exceptions import NotApplicableWarning
 from ..instance._utils import check_int
 from ..validation import check_sample_domain, target_rows_to_score
 
@@ -218,6 +221,14 @@ class LabelPropagation(BaseAdapter):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+    neighbour_ratio_ : float
+        Cross-validated 1-NN accuracy on the aligned source rows divided by a
+        logistic regression's (:func:`domainadapt._diagnostics.neighbour_label_ratio`).
+        Below 0.8, ``fit`` issues a :class:`~domainadapt.NotApplicableWarning`:
+        neighbourhoods then carry too little label information for label
+        spreading (measured ratios: 1.04-1.06 on digit pixels, where label
+        propagation gains 14-34 points; 0.53-0.74 on word counts and
+        Office-Caltech SURF, where it loses 2-5 points on average).
     label_distributions_ : ndarray of shape (n_target, n_classes)
         Propagated class distributions of the target rows (rows sum to 1).
     transduction_ : ndarray of shape (n_target,)
@@ -350,6 +361,17 @@ class LabelPropagation(BaseAdapter):
         self._fit_alignment(source, target)
         Z_s = self._align(source.X, "source")
         Z_t = self._align(target.X, "target")
+        self.neighbour_ratio_ = neighbour_label_ratio(Z_s, source.y)
+        if self.neighbour_ratio_ < NEIGHBOUR_RATIO_MIN:
+            warnings.warn(
+                f"LabelPropagation: on the source rows, 1-nearest-neighbour accuracy is only "
+                f"{self.neighbour_ratio_:.2f} x a linear model's (cross-validated), so "
+                "neighbourhoods carry little label information and spreading labels over "
+                "the k-NN graph is likely to do worse than no adaptation (measured: -4.6 "
+                "points on word counts, -2.2 on Office-Caltech SURF).",
+                NotApplicableWarning,
+                stacklevel=3,
+            )
 
         # bipartite target -> source affinities, row-stochastic
         k_s = min(self.n_neighbors_source, len(Z_s))
