@@ -11,7 +11,7 @@ from ._domain import SOURCE, TARGET, TARGET_LABELLED, UNLABELLED, Domain
 from .exceptions import NotApplicableWarning
 from .pipeline import DAPipeline, make_da_pipeline
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Domain",

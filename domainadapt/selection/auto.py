@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 import warnings
@@ -205,8 +206,9 @@ class AutoAdapter(ModelAdapter):
         Candidates fitted in parallel (joblib; ``-1`` uses every core).
     random_state : int, RandomState instance or None, default=None
         Seed of the split and of the stochastic candidates.
-    verbose : bool, default=False
-        Show a progress bar over the candidates.
+    progress : bool, optional
+        A tqdm progress bar over the candidates (joblib's progress messages with
+        ``n_jobs``); ``None``: only when stderr is a terminal.
 
     Attributes
     ----------
@@ -288,7 +290,7 @@ class AutoAdapter(ModelAdapter):
         "refit": ["boolean"],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
-        "verbose": ["boolean"],
+        "progress": ["boolean", None],
     }
 
     def __init__(
@@ -303,7 +305,7 @@ class AutoAdapter(ModelAdapter):
         refit: bool = True,
         n_jobs: int | None = None,
         random_state: Any = None,
-        verbose: bool = False,
+        progress: bool | None = None,
     ):
         self.candidates = candidates
         self.estimator = estimator
@@ -314,7 +316,7 @@ class AutoAdapter(ModelAdapter):
         self.refit = refit
         self.n_jobs = n_jobs
         self.random_state = random_state
-        self.verbose = verbose
+        self.progress = progress
 
     # ------------------------------------------------------------------ helpers
     def _resolve_scorers(self) -> dict[str, DomainScorer]:
@@ -388,17 +390,19 @@ class AutoAdapter(ModelAdapter):
         sd_val = np.array([SOURCE] * len(val.X) + [TARGET] * len(target.X))
 
         per_candidate = {k: v for k, v in scorers.items() if v is not ENSV}
+        show = (bool(getattr(sys.stderr, "isatty", lambda: False)()) if self.progress is None
+                else self.progress)
         jobs = [delayed(_fit_and_score)(n, a, train, target, X_val, y_val, sd_val, per_candidate)
                 for n, a in candidates.items()]
         if self.n_jobs in (None, 1):
             rows = []
-            bar = tqdm(jobs, total=len(jobs), disable=not self.verbose, desc="AutoAdapter",
+            bar = tqdm(jobs, total=len(jobs), disable=not show, desc="AutoAdapter",
                        unit="candidate")
             for (fn, args, kwargs), name in zip(bar, candidates):
                 bar.set_postfix_str(name)
                 rows.append(fn(*args, **kwargs))
         else:
-            rows = Parallel(n_jobs=self.n_jobs, verbose=10 if self.verbose else 0)(jobs)
+            rows = Parallel(n_jobs=self.n_jobs, verbose=10 if show else 0)(jobs)
 
         ok = [r for r in rows if not r["error"]]
         if not ok:
