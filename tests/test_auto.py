@@ -61,7 +61,7 @@ def test_never_reads_target_labels(rotated_digits):
     y_noise = y.copy()
     y_noise[sd == "target"] = np.random.default_rng(1).permutation(target.y)[::-1]
     kwargs = dict(candidates=["no_adaptation", "coral", "kliep"], estimator=_lr(),
-                  random_state=0)
+                  random_state=0, cv=1)
     a = AutoAdapter(**kwargs).fit(X, y_true, sample_domain=sd)
     b = AutoAdapter(**kwargs).fit(X, y_noise, sample_domain=sd)
     for key, value in a.cv_results_.items():
@@ -95,7 +95,7 @@ def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(rotated_digits):
         "s2": _lookup_scorer({1.0: 4, 2.0: 3, 3.0: 2, 4.0: 1}),
         "s3": _lookup_scorer({1.0: 4, 2.0: 3, 3.0: 2, 4.0: 1}),
     }
-    auto = AutoAdapter(candidates=_guard_candidates(), scorers=scorers, random_state=0)
+    auto = AutoAdapter(candidates=_guard_candidates(), scorers=scorers, random_state=0, cv=1)
     auto.fit(source, target.X)
     assert auto.ranking_[0] == "x"
     assert auto.guard_vetoed_ and auto.best_name_ == "no_adaptation"
@@ -106,13 +106,41 @@ def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(rotated_digits):
 def test_failed_candidate_is_recorded_not_fatal(rotated_digits):
     source, target = rotated_digits
     auto = AutoAdapter(candidates={"broken": _Broken(), "coral": CORAL()}, estimator=_lr(),
-                       random_state=0).fit(source, target.X)
+                       random_state=0, cv=1).fit(source, target.X)
     errors = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["error"]))
     assert "always fails" in errors["broken"] and errors["coral"] == ""
     assert auto.ranking_[-1] == "broken" and "broken" not in auto.candidates_
     with pytest.raises(RuntimeError, match="every candidate failed"):
         AutoAdapter(candidates={"b1": _Broken(), "no_adaptation": _Broken()},
-                    random_state=0).fit(source, target.X)
+                    random_state=0, cv=1).fit(source, target.X)
+
+
+def test_k_fold_scores_are_the_mean_over_folds(rotated_digits):
+    source, target = rotated_digits
+    X, y = source.X[:300], source.y[:300]
+    kwargs = dict(candidates=["no_adaptation", "coral"], estimator=_lr(), scorers=["reverse"])
+    auto = AutoAdapter(cv=3, random_state=0, **kwargs).fit((X, y), target.X)
+    assert auto.n_splits_ == 3
+    # the same folds by hand: each candidate fitted on two folds, scored on the third
+    from sklearn.model_selection import StratifiedKFold
+
+    from domainadapt.selection import ReverseValidationScorer
+
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    per_fold = {"no_adaptation": [], "coral": []}
+    for tr, va in StratifiedKFold(3, shuffle=True, random_state=seed).split(y, y):
+        X_val = np.concatenate([X[va], target.X])
+        y_val = np.concatenate([y[va], np.zeros(len(target.X), dtype=y.dtype)])
+        sd = np.array(["source"] * len(va) + ["target"] * len(target.X))
+        for name, model in (("no_adaptation", NoAdaptation(_lr())), ("coral", CORAL(estimator=_lr()))):
+            model.fit((X[np.sort(tr)], y[np.sort(tr)]), target.X)
+            per_fold[name].append(ReverseValidationScorer()(model, X_val, y_val, sample_domain=sd))
+    got = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["score_reverse"]))
+    for name, values in per_fold.items():
+        assert got[name] == pytest.approx(np.mean(values))
+    # a small source gets 3 folds with cv="auto"; the default is one hold-out
+    assert AutoAdapter(cv="auto", random_state=0, **kwargs).fit((X, y), target.X).n_splits_ == 3
+    assert AutoAdapter(random_state=0, **kwargs).fit((X, y), target.X).n_splits_ == 1
 
 
 def test_not_applicable_candidate_is_left_out():
@@ -125,7 +153,7 @@ def test_not_applicable_candidate_is_left_out():
     with pytest.warns(NotApplicableWarning, match="fewer rows than features"):
         SubspaceAlignment(estimator=_lr()).fit((X_s, y_s), X_t)
     auto = AutoAdapter(candidates=["no_adaptation", "subspace_alignment", "coral"],
-                       estimator=_lr(), random_state=0).fit((X_s, y_s), X_t)
+                       estimator=_lr(), random_state=0, cv=1).fit((X_s, y_s), X_t)
     errors = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["error"]))
     assert errors["subspace_alignment"].startswith("not applicable: SubspaceAlignment")
     assert "subspace_alignment" not in auto.candidates_
@@ -136,7 +164,7 @@ def test_in_a_pipeline_and_parallel(rotated_digits):
     source, target = rotated_digits
     X, y, sd = stack_domains(*check_source_target(source, target.X))
     kwargs = dict(candidates=["no_adaptation", "coral", "kliep"], estimator=_lr(),
-                  random_state=0)
+                  random_state=0, cv=1)
     pipe = make_da_pipeline(StandardScaler(), AutoAdapter(**kwargs)).fit(X, y, sample_domain=sd)
     scaler = StandardScaler().fit(source.X)
     direct = AutoAdapter(**kwargs).fit((scaler.transform(source.X), source.y),
@@ -152,6 +180,8 @@ def test_in_a_pipeline_and_parallel(rotated_digits):
     "params, match",
     [
         ({"validation_size": 1.5}, "validation_size"),
+        ({"cv": 0}, "cv"),
+        ({"cv": "many"}, "cv"),
         ({"scorers": ["no_such_scorer"]}, "unknown scorer 'no_such_scorer'"),
         ({"candidates": ["no_such_strategy"]}, "no strategy named 'no_such_strategy'"),
         ({"candidates": [LogisticRegression()]}, "not a domainadapt strategy"),
