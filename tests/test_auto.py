@@ -26,6 +26,13 @@ def rotated_digits():
     return make_shifted_digits("rotation", random_state=0)
 
 
+@pytest.fixture(scope="module")
+def small_digits(rotated_digits):
+    """300 source and 300 target rows of the rotated digits (for the slower checks)."""
+    source, target = rotated_digits
+    return (Domain(source.X[:300], source.y[:300]), Domain(target.X[:300], target.y[:300]))
+
+
 class _Broken(FeatureAdapter):
     """A candidate whose fit always fails."""
 
@@ -53,8 +60,8 @@ def test_picks_coral_on_rotated_digits_and_gains(rotated_digits):
     assert "kept: " in auto.report()
 
 
-def test_never_reads_target_labels(rotated_digits):
-    source, target = rotated_digits
+def test_never_reads_target_labels(small_digits):
+    source, target = small_digits
     X, y, sd = stack_domains(*check_source_target(source, target.X))
     y_true = y.copy()
     y_true[sd == "target"] = target.y
@@ -85,8 +92,8 @@ def _guard_candidates():
             "y": NoAdaptation(_lr(3.0)), "z": NoAdaptation(_lr(4.0))}
 
 
-def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(rotated_digits):
-    source, target = rotated_digits
+def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(small_digits):
+    source, target = small_digits
     # s1 ranks x first and no adaptation last; s2 and s3 prefer no adaptation to x.
     # Mean ranks: x (4+3+3)/3 = 3.33 beats no adaptation (1+4+4)/3 = 3.0, yet 2 of 3
     # scorers rate x below no adaptation: the guard keeps no adaptation.
@@ -103,8 +110,8 @@ def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(rotated_digits):
     assert not unguarded.guard_vetoed_ and unguarded.best_name_ == "x"
 
 
-def test_failed_candidate_is_recorded_not_fatal(rotated_digits):
-    source, target = rotated_digits
+def test_failed_candidate_is_recorded_not_fatal(small_digits):
+    source, target = small_digits
     auto = AutoAdapter(candidates={"broken": _Broken(), "coral": CORAL()}, estimator=_lr(),
                        random_state=0, cv=1).fit(source, target.X)
     errors = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["error"]))
@@ -160,8 +167,8 @@ def test_not_applicable_candidate_is_left_out():
     assert auto.best_name_ in ("no_adaptation", "coral")
 
 
-def test_in_a_pipeline_and_parallel(rotated_digits):
-    source, target = rotated_digits
+def test_in_a_pipeline_and_parallel(small_digits):
+    source, target = small_digits
     X, y, sd = stack_domains(*check_source_target(source, target.X))
     kwargs = dict(candidates=["no_adaptation", "coral", "kliep"], estimator=_lr(),
                   random_state=0, cv=1)
@@ -170,7 +177,10 @@ def test_in_a_pipeline_and_parallel(rotated_digits):
     direct = AutoAdapter(**kwargs).fit((scaler.transform(source.X), source.y),
                                        scaler.transform(target.X))
     np.testing.assert_array_equal(pipe.predict(target.X), direct.predict(scaler.transform(target.X)))
-    parallel = AutoAdapter(**kwargs, n_jobs=2).fit(source, target.X)
+    import joblib
+
+    with joblib.parallel_config(backend="threading"):  # the n_jobs path, without new processes
+        parallel = AutoAdapter(**kwargs, n_jobs=2).fit(source, target.X)
     serial = AutoAdapter(**kwargs).fit(source, target.X)
     np.testing.assert_allclose(parallel.cv_results_["mean_rank"], serial.cv_results_["mean_rank"])
     assert parallel.best_name_ == serial.best_name_
