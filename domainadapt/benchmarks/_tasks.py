@@ -81,7 +81,7 @@ for _v, _ds in ((400, 0.5), (2000, 0.7)):
                 f"domain-specific sentiment words {_ds:.0%} (a new vocabulary structure per "
                 "seed), 2000 + 2000 documents, raw counts (no scaling); logistic regression."
             ),
-            group="text",
+            group="text" if _v == 400 else "text-wide",
         )
     )
 
