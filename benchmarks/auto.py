@@ -232,8 +232,9 @@ def plot(rows, tasks, path) -> None:
                     textcoords="offset points")
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("target accuracy (%), mean over tasks and seeds")
-    ax.set_ylim(0, 110)
-    ax.legend(fontsize=8, loc="upper left", ncol=3)
+    ax.set_ylim(0, 130)
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
     ax.set_title("Automatic choice of strategy vs no adaptation and the oracle-best strategy",
                  fontsize=10)
     fig.tight_layout()
