@@ -54,8 +54,13 @@ def _quiet_fit(model, source, target):
         return model.fit(source, target)
 
 
-def run_one(task, seed: int, scorer_names: list[str]) -> tuple[list[dict], dict, dict]:
-    """Returns (single-strategy rows, the auto row, {scorer: spearman rho})."""
+def run_one(task, seed: int, scorer_names: list[str]):
+    """Returns (single-strategy rows, the auto row, {scorer: spearman rho}, per-candidate rows).
+
+    The per-candidate rows hold every scorer's value and the true target accuracy of each
+    candidate AutoAdapter fitted, so that other combinations of scorers can be compared
+    later on the same fits (``*.scores.csv``).
+    """
     source, target = task.load(seed)
     unlabelled = Domain(target.X, name=target.name)
     singles = []
@@ -88,6 +93,8 @@ def run_one(task, seed: int, scorer_names: list[str]) -> tuple[list[dict], dict,
     index = {c: i for i, c in enumerate(res["candidate"])}
     scorers = get_scorers()
     rhos = {}
+    per_candidate = [{"task": task.name, "seed": seed, "candidate": n,
+                      "target_accuracy": float(a)} for n, a in zip(names, true_acc)]
     for s in scorer_names:
         if f"score_{s}" in res:
             values = np.array([res[f"score_{s}"][index[n]] for n in names])
@@ -102,12 +109,17 @@ def run_one(task, seed: int, scorer_names: list[str]) -> tuple[list[dict], dict,
                 except Exception:
                     values.append(np.nan)
             values = np.array(values, dtype=float)
+        for row, v in zip(per_candidate, values):
+            row[s] = float(v)
         ok = np.isfinite(values)
         rhos[s] = (float(spearmanr(values[ok], true_acc[ok])[0])
                    if ok.sum() > 2 and np.ptp(true_acc[ok]) > 0 else float("nan"))
     ens = np.array([res["mean_rank"][index[n]] for n in names])
     rhos["ensemble"] = float(spearmanr(ens, true_acc)[0]) if np.ptp(true_acc) > 0 else np.nan
-    return singles, auto_row, rhos
+    for row, v, n in zip(per_candidate, ens, names):
+        row["ensemble"] = float(v)
+        row["ensv"] = float(res["score_ensv"][index[n]]) if "score_ensv" in res else np.nan
+    return singles, auto_row, rhos, per_candidate
 
 
 def main() -> None:
@@ -139,7 +151,12 @@ def main() -> None:
     fields = ["task", "group", "seed", "method", "accuracy", "seconds", "picked", "ranked_first",
               "vetoed", "error"]
     rho_path = out.with_suffix(".rho.csv")
-    with open(csv_path, "w", newline="") as handle, open(rho_path, "w", newline="") as rho_file:
+    scores_path = out.with_suffix(".scores.csv")
+    with open(csv_path, "w", newline="") as handle, open(rho_path, "w", newline="") as rho_file, \
+            open(scores_path, "w", newline="") as scores_file:
+        scores_writer = csv.DictWriter(scores_file, fieldnames=[
+            "task", "seed", "candidate", "target_accuracy", *scorer_names, "ensv", "ensemble"])
+        scores_writer.writeheader()
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         rho_writer = csv.DictWriter(rho_file, fieldnames=["task", "seed", *scorer_names,
@@ -148,7 +165,9 @@ def main() -> None:
         for task in tasks:
             for seed in args.seeds:
                 t0 = time.perf_counter()
-                singles, auto_row, rhos = run_one(task, seed, scorer_names)
+                singles, auto_row, rhos, per_candidate = run_one(task, seed, scorer_names)
+                scores_writer.writerows(per_candidate)
+                scores_file.flush()
                 for r in [*singles, auto_row]:
                     writer.writerow(r)
                     rows.append(r)
