@@ -88,13 +88,15 @@ for _v, _ds in ((400, 0.5), (2000, 0.7)):
 _OFFICE = {"A": "amazon", "C": "caltech", "D": "dslr", "W": "webcam"}
 
 
-def _office(src: str, tgt: str):
+def _office(src: str, tgt: str, per_class: int | None):
     def load(seed: int) -> tuple[Domain, Domain]:
         domains = load_office_caltech_surf(preprocess="zscore")
         source, target = domains[_OFFICE[src]], domains[_OFFICE[tgt]]
+        if per_class is None:
+            return source, target
         rng = np.random.default_rng(seed)
         keep = np.sort(np.concatenate([
-            rng.choice(np.flatnonzero(source.y == c), min(20, int((source.y == c).sum())),
+            rng.choice(np.flatnonzero(source.y == c), min(per_class, int((source.y == c).sum())),
                        replace=False)
             for c in np.unique(source.y)
         ]))
@@ -103,51 +105,33 @@ def _office(src: str, tgt: str):
     return load
 
 
-for _s in "ACDW":
-    for _t in "ACDW":
-        if _s != _t:
-            register_task(
-                BenchmarkTask(
-                    name=f"office {_s}→{_t}",
-                    load=_office(_s, _t),
-                    make_estimator=_logistic,
-                    protocol=(
-                        "Office-Caltech10 SURF, L1 + per-domain z-score; 20 source images per "
-                        "class drawn per seed (Gong et al. 2012 standard protocol); all target "
-                        "images scored; logistic regression (C=1)."
-                    ),
-                    needs_data=True,
-                    group="office-caltech",
+#: (name prefix, source images per class or None for all, protocol, group)
+_OFFICE_PROTOCOLS = (
+    ("office", 20,
+     "Office-Caltech10 SURF, L1 + per-domain z-score; 20 source images per class drawn per seed "
+     "(Gong et al. 2012 standard protocol); all target images scored; logistic regression (C=1).",
+     "office-caltech"),
+    ("office-full", None,
+     "Office-Caltech10 SURF, L1 + per-domain z-score; all source images (the full protocol of "
+     "Sun et al. 2016); all target images scored; logistic regression (C=1; deterministic: seeds "
+     "only change stochastic methods).",
+     "office-caltech-full"),
+)
+
+for _prefix, _per_class, _protocol, _group in _OFFICE_PROTOCOLS:
+    for _s in "ACDW":
+        for _t in "ACDW":
+            if _s != _t:
+                register_task(
+                    BenchmarkTask(
+                        name=f"{_prefix} {_s}→{_t}",
+                        load=_office(_s, _t, _per_class),
+                        make_estimator=_logistic,
+                        protocol=_protocol,
+                        needs_data=True,
+                        group=_group,
+                    )
                 )
-            )
-
-
-def _office_full(src: str, tgt: str):
-    def load(seed: int) -> tuple[Domain, Domain]:
-        domains = load_office_caltech_surf(preprocess="zscore")
-        return domains[_OFFICE[src]], domains[_OFFICE[tgt]]
-
-    return load
-
-
-for _s in "ACDW":
-    for _t in "ACDW":
-        if _s != _t:
-            register_task(
-                BenchmarkTask(
-                    name=f"office-full {_s}→{_t}",
-                    load=_office_full(_s, _t),
-                    make_estimator=_logistic,
-                    protocol=(
-                        "Office-Caltech10 SURF, L1 + per-domain z-score; all source images "
-                        "(the full protocol of Sun et al. 2016); all target images scored; "
-                        "logistic regression (C=1; deterministic: seeds only change "
-                        "stochastic methods)."
-                    ),
-                    needs_data=True,
-                    group="office-caltech-full",
-                )
-            )
 
 
 def _mnist_usps(src: str, tgt: str):
