@@ -7,6 +7,7 @@ the problem, never a bare error from deep inside NumPy, scikit-learn or torch.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,21 @@ def _as_domain(obj: Any, name: str) -> Domain:
     return Domain(obj, name=name)
 
 
+#: String labels that mark an unlabelled target row (with None and NaN).
+_STRING_MARKERS = ("-1", "", "nan", "NaN", "None")
+
+
+def _is_marker(value: Any) -> bool:
+    """None, NaN, -1 or a marker string: an unlabelled row among string class labels."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value)) or value == -1
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return value == -1
+    return isinstance(value, str) and value in _STRING_MARKERS
+
+
 def check_domain(
     domain: Any,
     name: str,
@@ -182,11 +198,30 @@ def check_domain(
             raise ValueError(f"{name} y must be 1-D (n_samples,); got shape {y.shape}.")
         if len(y) != n:
             raise ValueError(f"{name} y has {len(y)} labels but {name} X has {n} rows.")
+        markers = None  # rows whose label is a missing-label marker, for string labels
         if y.dtype == object:
+            is_none = np.array([v is None for v in y], dtype=bool)
             try:
-                y = y.astype(np.float64)
+                y = np.where(is_none, np.nan, y).astype(np.float64)
             except (TypeError, ValueError):
+                markers = is_none | np.array([_is_marker(v) for v in y], dtype=bool)
                 y = y.astype(str)
+        elif y.dtype.kind in "US":
+            y = y.astype(str)
+            markers = np.isin(y, _STRING_MARKERS)
+        if markers is not None and require_labels:  # "-1" may be a source class name
+            markers &= y != "-1"
+        if markers is not None and markers.any():
+            if require_labels:
+                raise ValueError(
+                    f"{name} y has {int(markers.sum())} missing labels (None, NaN or an empty "
+                    f"string) among string class labels, e.g. in row "
+                    f"{int(np.flatnonzero(markers)[0])}; the source must be fully labelled."
+                )
+            if dom.labelled is None:
+                dom = Domain(dom.X, y, dom.sample_weight, dom.name, labelled=~markers)
+                if not markers.all():
+                    y = np.where(markers, y[~markers][0], y)
         if require_labels:
             if dom.labelled is not None and not np.all(np.asarray(dom.labelled, dtype=bool)):
                 raise ValueError(f"{name} must be fully labelled; its labelled mask has gaps.")
@@ -249,14 +284,25 @@ def check_source_target(
     if (
         raw_target.y is not None
         and raw_target.labelled is None
-        and src.y.dtype.kind in "iu"
-        and np.any(src.y == UNLABELLED)
+        and (
+            (src.y.dtype.kind in "iu" and np.any(src.y == UNLABELLED))
+            or (src.y.dtype.kind == "U" and np.any(src.y == str(UNLABELLED)))
+        )
     ):
         raise ValueError(
             "source y contains the class -1, which also marks unlabelled target rows; "
             "pass Domain(X_target, y_target, labelled=mask) to say which target rows are labelled."
         )
     tgt = check_domain(raw_target, "target", allow_nd=allow_nd)
+    if len(tgt.X) < 2:
+        warnings.warn(
+            "target X has 1 row: a single row says almost nothing about the target "
+            "distribution, so most strategies cannot adapt to it (means, covariances and "
+            "density ratios need a sample); fit on a sample of target rows and call predict "
+            "on new rows one by one.",
+            UserWarning,
+            stacklevel=3,
+        )
     if src.X.shape[1:] != tgt.X.shape[1:]:
         raise ValueError(
             "source and target have different feature shapes: "

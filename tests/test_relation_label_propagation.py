@@ -151,7 +151,8 @@ def test_string_labels(moons):
 
 def test_tiny_target(moons):
     X_s, y_s, X_t, _ = moons
-    lp = LabelPropagation().fit((X_s, y_s), X_t[:1])
+    with pytest.warns(UserWarning, match="target X has 1 row"):
+        lp = LabelPropagation().fit((X_s, y_s), X_t[:1])
     assert lp.predict(X_t[:3]).shape == (3,)
 
 
@@ -191,3 +192,11 @@ def test_mnist_usps_accuracy(data_dir):
         lp = LabelPropagation(alpha=0.9).fit((s.X, s.y), t.X)
         acc = float(np.mean(lp.transduction_ == t.y))
         assert acc >= floor, (src, tgt, acc)
+
+
+def test_more_source_neighbours_than_source_rows_is_refused():
+    rng = np.random.default_rng(0)
+    X_s, y_s = rng.normal(size=(8, 3)), np.arange(8) % 2
+    with pytest.raises(ValueError, match="n_neighbors_source=10 must be smaller than the number "
+                                         "of source rows"):
+        LabelPropagation().fit((X_s, y_s), rng.normal(size=(20, 3)))

@@ -96,3 +96,53 @@ def test_target_label_kind_must_match_source():
     X = np.zeros((4, 2))
     with pytest.raises(TypeError, match="differ in kind"):
         check_source_target((X, [0, 1, 0, 1]), Domain(X, np.array(["a", "b", "c", "d"])))
+
+
+# ---------------------------------------------------------------- newcomer's silent failures
+@pytest.mark.parametrize("marker", [-1, None, float("nan"), "-1", ""])
+def test_string_target_labels_with_an_unlabelled_marker(marker):
+    from domainadapt.validation import check_source_target
+
+    rng = np.random.default_rng(0)
+    X_s, X_t = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
+    y_s = np.where(X_s[:, 0] > 0, "cat", "dog")
+    y_t = np.array(list(np.where(X_t[:, 0] > 0, "cat", "dog")), dtype=object)
+    y_t[5:] = marker
+    _, target = check_source_target((X_s, y_s), (X_t, y_t))
+    assert target.labelled.sum() == 5  # the marker is not a class
+    assert set(target.y[target.labelled]) <= {"cat", "dog"}
+
+
+def test_string_source_labels_must_not_be_missing_and_minus_one_is_a_class():
+    from domainadapt.validation import check_source_target
+
+    rng = np.random.default_rng(0)
+    X_s, X_t = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
+    y_s = np.array(["cat", "dog"] * 20, dtype=object)
+    y_s[3] = None
+    with pytest.raises(ValueError, match="source y has 1 missing labels"):
+        check_source_target((X_s, y_s), X_t)
+    y_pm = np.array(["-1", "1"] * 20)  # "-1" is a real class of the source
+    source, _ = check_source_target((X_s, y_pm), X_t)
+    assert set(source.y) == {"-1", "1"}
+    with pytest.raises(ValueError, match="source y contains the class -1"):
+        check_source_target((X_s, y_pm), (X_t, np.array(["-1"] * 30)))
+
+
+def test_numeric_labels_with_none_mark_unlabelled_rows():
+    from domainadapt.validation import check_source_target
+
+    rng = np.random.default_rng(0)
+    X_s, X_t = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
+    y_t = np.array([0, 1] * 15, dtype=object)
+    y_t[4:] = None
+    _, target = check_source_target((X_s, np.arange(40) % 2), (X_t, y_t))
+    assert target.labelled.sum() == 4
+
+
+def test_one_row_target_warns():
+    from domainadapt.validation import check_source_target
+
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="target X has 1 row"):
+        check_source_target((rng.normal(size=(10, 2)), np.arange(10) % 2), rng.normal(size=(1, 2)))

@@ -374,7 +374,13 @@ class LabelPropagation(BaseAdapter):
             )
 
         # bipartite target -> source affinities, row-stochastic
-        k_s = min(self.n_neighbors_source, len(Z_s))
+        if self.n_neighbors_source >= len(Z_s):
+            raise ValueError(
+                f"n_neighbors_source={self.n_neighbors_source} must be smaller than the number "
+                f"of source rows ({len(Z_s)}): linking every target row to every source row "
+                "spreads the class prior, not the labels; lower it."
+            )
+        k_s = self.n_neighbors_source
         dist, ind = NearestNeighbors(n_neighbors=k_s).fit(Z_s).kneighbors(Z_t)
         self.source_sigma2_ = _scale_from(dist)
         P = self._row_stochastic(dist, ind, self.source_sigma2_, len(Z_s))
