@@ -54,9 +54,14 @@ def _fit_all():
 def _worker(rank: int, port: int, out_dir: str) -> None:
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
         torch.save(_fit_all(), os.path.join(out_dir, f"rank{rank}.pt"))
+        # both ranks done before either tears gloo down: without it, a rank that exits while
+        # the other still closes its pairs can abort ("terminate called without an active
+        # exception", seen once in 4 runs under pytest-xdist on a loaded machine)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
