@@ -206,6 +206,14 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
     """
 
     family = "instance"
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Class labels of the fitted downstream estimator (classifiers only)."""
+        est = self._require_estimator()
+        if not hasattr(est, "classes_"):
+            raise AttributeError(f"{type(est).__name__} has no classes_ (not a classifier).")
+        return est.classes_
     #: Warn when the effective sample size falls below this fraction of n.
     _ess_warning_fraction = 0.1
 
@@ -349,6 +357,14 @@ class FeatureAdapter(_PredictorMixin, BaseAdapter):
     """
 
     family = "feature"
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Class labels of the fitted downstream estimator (classifiers only)."""
+        est = self._require_estimator()
+        if not hasattr(est, "classes_"):
+            raise AttributeError(f"{type(est).__name__} has no classes_ (not a classifier).")
+        return est.classes_
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:  # pragma: no cover
         raise NotImplementedError

@@ -235,6 +235,22 @@ def test_finetuning_freeze_lr_groups_unfreeze_and_l2sp(few_labels, tmp_path):
     assert float(reg._l2sp(parts).detach()) == pytest.approx(0.5 * 2.0 * n * 0.25, rel=1e-6)
 
 
+def test_finetuning_patterns_that_match_nothing_and_bad_l2sp_are_refused(few_labels):
+    Xs, ys, Xt, _, y_partial = few_labels
+    kw = dict(hidden_sizes=(8,), n_epochs=1, random_state=0, **FAST)
+    for params, match in (
+        ({"freeze": "feature.*"}, "freeze pattern 'feature.*' matches no parameter"),
+        ({"lr_groups": {"clasifier.*": 1e-4}}, "lr_groups pattern 'clasifier.*' matches no"),
+        ({"freeze": "features.*", "unfreeze_schedule": {1: "featurs.*"}},
+         "unfreeze_schedule pattern 'featurs.*' matches no parameter"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            FineTuning(**params, **kw).fit((Xs, ys), (Xt, y_partial))
+    # l2sp_alpha is checked before any stage, labelled target rows or not
+    with pytest.raises(ValueError, match="l2sp_alpha must be a non-negative number"):
+        FineTuning(l2sp_alpha=-1, pretrain_on_source=True, **kw).fit((Xs, ys), Xt)
+
+
 def test_finetuning_pretrained_module_new_head(few_labels):
     Xs, ys, Xt, yt, y_partial = few_labels
     torch.manual_seed(0)

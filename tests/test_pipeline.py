@@ -112,3 +112,20 @@ def test_labels_are_never_reserved_in_the_stacked_form():
     CORAL(estimator=LogisticRegression()).fit(
         (X_s, y_s), Domain(X_t, y[100:], labelled=mask)
     )
+
+
+def test_feature_and_instance_adapters_expose_classes(shifted_blobs):
+    from sklearn.exceptions import NotFittedError
+
+    from domainadapt.feature import CORAL
+    from domainadapt.instance import KLIEP
+
+    X_s, y_s, X_t, _ = shifted_blobs
+    for adapter in (CORAL(estimator=LogisticRegression()), KLIEP(estimator=LogisticRegression())):
+        assert not hasattr(adapter, "classes_")
+        with pytest.raises(NotFittedError):
+            adapter.classes_  # noqa: B018
+        adapter.fit((X_s, y_s), X_t)
+        np.testing.assert_array_equal(adapter.classes_, np.unique(y_s))
+        np.testing.assert_array_equal(adapter.classes_[adapter.predict_proba(X_t).argmax(1)],
+                                      adapter.predict(X_t))

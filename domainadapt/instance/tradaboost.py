@@ -143,8 +143,7 @@ class TrAdaBoost(InstanceAdapter):
         self.estimators_ = estimators
         self.errors_ = np.asarray(errors)
         self.betas_ = np.asarray(betas)
-        self.estimator_ = _WeightedVote(estimators[half:], alphas, classes)
-        self.classes_ = classes
+        self.estimator_ = _WeightedVote(estimators[half:], alphas, classes)  # classes_ from it
         ws = w[:n]
         if ws.sum() <= 0:  # every source row faded out
             ws = np.full(n, 1e-300)

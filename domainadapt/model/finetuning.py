@@ -41,6 +41,16 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
+def _check_patterns_match(name: str, patterns: Sequence[str], names: Sequence[str]) -> None:
+    """``ValueError`` naming ``name`` when a pattern matches no parameter (a typo is silent)."""
+    for pat in patterns:
+        if not any(fnmatch.fnmatchcase(n, pat) for n in names):
+            raise ValueError(
+                f"{name} pattern {pat!r} matches no parameter of the model; parameter names "
+                f"look like {names[:4]} (fnmatch patterns, e.g. 'features.*')."
+            )
+
+
 class _Reference(nn.Module):
     """The starting weights of L2-SP (buffers) and which tensors were pretrained."""
 
@@ -219,6 +229,8 @@ class FineTuning(DeepAdapter):
                 raise ValueError(
                     f"lr_groups must map fnmatch patterns to positive floats; got {pat!r}: {lr!r}."
                 )
+        names = [n for n, _ in parts.named_parameters() if not n.startswith("reference.")]
+        _check_patterns_match("lr_groups", list(lr_groups), names)
         groups: dict[Any, list[Tensor]] = {}
         for n, p in parts.named_parameters():
             if n.startswith("reference."):
@@ -241,6 +253,12 @@ class FineTuning(DeepAdapter):
                 raise ValueError(f"unfreeze_schedule keys must be epochs (ints >= 0); got {k!r}.")
             if epoch >= k:
                 unfrozen += _patterns("unfreeze_schedule", pats)
+        if epoch == 0:  # every pattern must name something
+            names = [n for n, _ in parts.named_parameters() if not n.startswith("reference.")]
+            _check_patterns_match("freeze", frozen, names)
+            for pats in (self.unfreeze_schedule or {}).values():
+                _check_patterns_match("unfreeze_schedule", _patterns("unfreeze_schedule", pats),
+                                      names)
         for n, p in parts.named_parameters():
             p.requires_grad_(not (_matches(n, frozen) and not _matches(n, unfrozen)))
 
@@ -286,6 +304,10 @@ class FineTuning(DeepAdapter):
         return cls + reg, {"classification": cls.detach(), "l2sp": reg.detach()}
 
     def _fit(self, source: Domain, target: Domain) -> None:
+        for name in ("l2sp_alpha", "l2sp_beta"):  # before any training stage
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"{name} must be a non-negative number; got {v!r}.")
         labelled = target.labelled if target.y is not None else np.zeros(len(target.X), bool)
         if not labelled.any() and not self.pretrain_on_source:
             raise ValueError(
