@@ -117,6 +117,14 @@ class BaseAdapter(BaseEstimator):
         return tags
 
 
+def _estimator_classes(self: Any) -> np.ndarray:
+    """Class labels of the fitted downstream estimator (classifiers only)."""
+    est = self._require_estimator()
+    if not hasattr(est, "classes_"):
+        raise AttributeError(f"{type(est).__name__} has no classes_ (not a classifier).")
+    return est.classes_
+
+
 class _PredictorMixin:
     """``predict``/``predict_proba``/``score`` through a fitted ``estimator_``.
 
@@ -207,13 +215,7 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
 
     family = "instance"
 
-    @property
-    def classes_(self) -> np.ndarray:
-        """Class labels of the fitted downstream estimator (classifiers only)."""
-        est = self._require_estimator()
-        if not hasattr(est, "classes_"):
-            raise AttributeError(f"{type(est).__name__} has no classes_ (not a classifier).")
-        return est.classes_
+    classes_ = property(_estimator_classes)
     #: Warn when the effective sample size falls below this fraction of n.
     _ess_warning_fraction = 0.1
 
@@ -223,7 +225,7 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
     def _fit(self, source: Domain, target: Domain) -> None:
         from .instance._tempering import check_flatten
 
-        check_flatten(getattr(self, "flatten", 1.0))  # fail before the (costly) ratio fit
+        flatten = check_flatten(getattr(self, "flatten", 1.0))  # before the costly ratio fit
         weights = np.asarray(self._fit_weights(source, target), dtype=np.float64).reshape(-1)
         if weights.shape != (len(source.X),) or not np.all(np.isfinite(weights)):
             raise RuntimeError(
@@ -235,7 +237,7 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
         if total <= 0:
             raise RuntimeError(f"{type(self).__name__} gave every source row zero weight.")
         weights = weights * (len(weights) / total)
-        self._temper(weights, source, target)
+        self._temper(weights, flatten, source, target)
         weights = self.weights_
         if self.ess_untempered_ < self._ess_warning_fraction * len(weights):
             if self.flatten_ < 1.0:
@@ -256,17 +258,16 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
             X, y, w = labelled_training_rows(source, target, weights)
             self.estimator_ = _fit_with_weights(clone(self.estimator), X, y, w)
 
-    def _temper(self, weights: np.ndarray, source: Domain, target: Domain) -> None:
+    def _temper(self, weights: np.ndarray, flatten: float | str, source: Domain,
+                target: Domain) -> None:
         """Set ``weights_`` to the tempered ``weights`` and the ``flatten_*`` attributes."""
         from .instance._tempering import (
             FLATTEN_GRID,
-            check_flatten,
             effective_sample_size,
             select_flattening,
             temper_weights,
         )
 
-        flatten = check_flatten(getattr(self, "flatten", 1.0))
         self.ess_untempered_ = effective_sample_size(weights)
         risks = np.full(len(FLATTEN_GRID), np.nan)
         ses = np.full(len(FLATTEN_GRID), np.nan)
@@ -358,13 +359,7 @@ class FeatureAdapter(_PredictorMixin, BaseAdapter):
 
     family = "feature"
 
-    @property
-    def classes_(self) -> np.ndarray:
-        """Class labels of the fitted downstream estimator (classifiers only)."""
-        est = self._require_estimator()
-        if not hasattr(est, "classes_"):
-            raise AttributeError(f"{type(est).__name__} has no classes_ (not a classifier).")
-        return est.classes_
+    classes_ = property(_estimator_classes)
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:  # pragma: no cover
         raise NotImplementedError

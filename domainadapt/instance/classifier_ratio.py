@@ -72,14 +72,8 @@ class ClassifierDensityRatio(InstanceAdapter):
     domain_auc_ : float
         ROC AUC of the domain classifier (out-of-fold when ``cv`` is set); above
         0.99 a warning says the domains barely overlap.
-    flatten_ : float
-        The tempering exponent :math:`\lambda` used (chosen when ``flatten="auto"``);
-        ``weights_`` are the estimated ratio to the power ``flatten_``, mean 1.
-    ess_untempered_ : float
-        Effective sample size of the untempered weights (``ess_``: of ``weights_``).
-    flatten_risks_, flatten_risk_se_ : ndarray of shape (5,)
-        ``flatten="auto"``: IWCV target-risk estimates of the exponents
-        ``(0, 0.25, 0.5, 0.75, 1)`` and their standard errors (``nan`` otherwise).
+    flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
+        The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
 
     References
     ----------
