@@ -192,7 +192,7 @@ def test_in_a_pipeline_and_parallel(small_digits):
         ({"validation_size": 1.5}, "validation_size"),
         ({"cv": 0}, "cv"),
         ({"cv": "many"}, "cv"),
-        ({"scorers": ["no_such_scorer"]}, "unknown scorer 'no_such_scorer'"),
+        ({"scorers": ["no_such_scorer"]}, "unknown names \\['no_such_scorer'\\]"),
         ({"candidates": ["no_such_strategy"]}, "no strategy named 'no_such_strategy'"),
         ({"candidates": [LogisticRegression()]}, "not a domainadapt strategy"),
         ({"candidates": []}, "candidates is empty"),

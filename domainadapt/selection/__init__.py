@@ -15,9 +15,6 @@ target rows alike (``GridSearchCV`` turns that into NaN scores with a warning
 unless ``error_score="raise"``).
 """
 
-from .auto import AutoAdapter
-from .distance import ShiftReport, domain_shift_report, proxy_a_distance
-from .guard import NegativeTransferWarning, TransferReport, negative_transfer_report
 from ._ensemble import (
     RECOMMENDED_SCORERS,
     CandidateRanking,
@@ -26,6 +23,9 @@ from ._ensemble import (
     rank_candidates,
 )
 from ._mixval import MixValScorer, mixval_scores
+from .auto import AutoAdapter
+from .distance import ShiftReport, domain_shift_report, proxy_a_distance
+from .guard import NegativeTransferWarning, TransferReport, negative_transfer_report
 from .scorers import (
     BatchNuclearNormScorer,
     DeepEmbeddedValidationScorer,

@@ -292,27 +292,11 @@ class EnsembleScorer(DomainScorer):
         scorers: Mapping[str, DomainScorer] | Sequence[str] | None = None,
         weights: Mapping[str, float] | None = None,
     ):
-        from .scorers import get_scorers
+        from .scorers import resolve_scorers
 
         if scorers is None:
             scorers = RECOMMENDED_SCORERS
-        if isinstance(scorers, str):
-            raise ValueError("scorers must be a sequence of names or a mapping, not a string.")
-        if isinstance(scorers, Mapping):
-            members = dict(scorers)
-        else:
-            available = get_scorers()
-            unknown = [s for s in scorers if s not in available]
-            if unknown:
-                raise ValueError(
-                    f"scorers: unknown names {unknown}; choose from {sorted(available)}."
-                )
-            members = {s: available[s] for s in scorers}
-        if not members:
-            raise ValueError("scorers must name at least one scorer.")
-        for name, sc in members.items():
-            if not callable(sc):
-                raise ValueError(f"scorers[{name!r}] is not callable.")
+        members = resolve_scorers(scorers)
         if weights is not None:
             unknown = [k for k in weights if k not in members]
             if unknown:

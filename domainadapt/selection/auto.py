@@ -21,7 +21,7 @@ from .._domain import SOURCE, TARGET, Domain
 from ..base import BaseAdapter, ModelAdapter
 from ..exceptions import NotApplicableWarning
 from ._ensemble import ensemble_validation, rank_candidates
-from .scorers import DomainScorer, get_scorers
+from .scorers import DomainScorer, resolve_scorers
 
 __all__ = ["AutoAdapter", "DEFAULT_PORTFOLIO", "DEFAULT_DEEP_PORTFOLIO"]
 
@@ -336,30 +336,14 @@ class AutoAdapter(ModelAdapter):
         self.progress = progress
 
     # ------------------------------------------------------------------ helpers
-    def _resolve_scorers(self) -> dict[str, DomainScorer]:
-        available = get_scorers()
+    def _resolve_scorers(self) -> dict[str, Any]:
         spec = DEFAULT_SCORERS if self.scorers is None else self.scorers
-        if isinstance(spec, Mapping):
-            out = dict(spec)
-        else:
-            out = {}
-            for s in spec:
-                if s == ENSV:
-                    out[s] = ENSV
-                elif isinstance(s, str):
-                    if s not in available:
-                        raise ValueError(
-                            f"scorers: unknown scorer {s!r}; known: {sorted(available)} "
-                            f"and {ENSV!r}."
-                        )
-                    out[s] = available[s]
-                else:
-                    out[type(s).__name__] = s
-        if not out:
-            raise ValueError("scorers is empty; give at least one scorer.")
-        for name, s in out.items():
-            if s is not ENSV and not callable(s):
-                raise TypeError(f"scorer {name!r} is not callable.")
+        if isinstance(spec, Mapping) or isinstance(spec, str):
+            return resolve_scorers(spec)
+        out = resolve_scorers([s for s in spec if s != ENSV]) if any(
+            s != ENSV for s in spec) else {}
+        if ENSV in spec:
+            out[ENSV] = ENSV
         return out
 
     def _splits(self, source: Domain, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -24,6 +24,7 @@ sample_domain=sd)`` always works.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -574,6 +575,33 @@ class SoftmaxCorrelationScorer(_ProbaScorer):
     """
 
     _fn = staticmethod(softmax_correlation)
+
+
+def resolve_scorers(spec: Any) -> dict[str, Any]:
+    """Scorers by name from a mapping ``name -> scorer`` or a sequence of names / scorers.
+
+    Names are those of :func:`get_scorers`; a scorer object in a sequence is keyed by its
+    class name. ``ValueError`` for unknown names, an empty spec or a non-callable scorer.
+    """
+    if isinstance(spec, str):
+        raise ValueError("scorers must be a sequence of names or a mapping, not a string.")
+    if isinstance(spec, Mapping):
+        members = dict(spec)
+    else:
+        available = get_scorers()
+        unknown = [s for s in spec if isinstance(s, str) and s not in available]
+        if unknown:
+            raise ValueError(
+                f"scorers: unknown names {unknown}; choose from {sorted(available)}."
+            )
+        members = {(s if isinstance(s, str) else type(s).__name__):
+                   (available[s] if isinstance(s, str) else s) for s in spec}
+    if not members:
+        raise ValueError("scorers must name at least one scorer.")
+    for name, scorer in members.items():
+        if not callable(scorer):
+            raise ValueError(f"scorers[{name!r}] is not callable.")
+    return members
 
 
 def get_scorers() -> dict[str, DomainScorer]:
