@@ -686,10 +686,6 @@ class DeepAdapter(ModelAdapter):
         default_mlp = self.network is None
         if not default_mlp:
             self.dropout_ = None
-        elif self.dropout == "auto" and getattr(self, "_source_state", None) is not None:
-            # a second stage starting from a trained default MLP (FineTuning after source
-            # pretraining) keeps its architecture, so that every tensor carries over
-            self.dropout_ = float(self.source_model_.dropout_)
         elif self.dropout == "auto":
             if isinstance(source, LoaderData):
                 n_rows = (source.n_batches or 1) * self.batch_size

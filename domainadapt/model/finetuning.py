@@ -175,6 +175,14 @@ class FineTuning(DeepAdapter):
             )
         return dict(state)
 
+    def _resolve_architecture(self, source: Any, target: Any, input_shape: tuple[int, ...]) -> None:
+        super()._resolve_architecture(source, target, input_shape)
+        if (self.network is None and self.dropout == "auto"
+                and getattr(self, "_source_state", None) is not None):
+            # the fine-tuning stage starts from the source-trained default MLP: keep its
+            # architecture (dropout resolved on the source rows), so every tensor carries over
+            self.dropout_ = float(self.source_model_.dropout_)
+
     def _build_features(self, input_shape: tuple[int, ...]) -> tuple[nn.Module, int]:
         if isinstance(self.pretrained, nn.Module):
             saved = self.network
