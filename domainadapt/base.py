@@ -26,6 +26,13 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from ._domain import SOURCE, Domain
+from ._tempering import (
+    FLATTEN_GRID,
+    check_flatten,
+    effective_sample_size,
+    select_flattening,
+    temper_weights,
+)
 from .validation import (
     check_features,
     check_sample_domain,
@@ -186,7 +193,7 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
       (a ``LogisticRegression``/``Ridge`` probe when there is none) on 3 folds of the
       source rows, keeping the smallest :math:`\lambda` whose estimated target risk is
       within one standard error of the best (see
-      :mod:`domainadapt.instance._tempering`). When the domains are nearly separable
+      :mod:`domainadapt._tempering`). When the domains are nearly separable
       the weights concentrate on a few rows, the IWCV estimate becomes noisy, no
       reweighting is demonstrably better than none, and :math:`\lambda` drops to 0
       (uniform weights); under a genuine covariate shift it stays near 1. It costs
@@ -223,8 +230,6 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
         raise NotImplementedError
 
     def _fit(self, source: Domain, target: Domain) -> None:
-        from .instance._tempering import check_flatten
-
         flatten = check_flatten(getattr(self, "flatten", 1.0))  # before the costly ratio fit
         weights = np.asarray(self._fit_weights(source, target), dtype=np.float64).reshape(-1)
         if weights.shape != (len(source.X),) or not np.all(np.isfinite(weights)):
@@ -261,13 +266,6 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
     def _temper(self, weights: np.ndarray, flatten: float | str, source: Domain,
                 target: Domain) -> None:
         """Set ``weights_`` to the tempered ``weights`` and the ``flatten_*`` attributes."""
-        from .instance._tempering import (
-            FLATTEN_GRID,
-            effective_sample_size,
-            select_flattening,
-            temper_weights,
-        )
-
         self.ess_untempered_ = effective_sample_size(weights)
         risks = np.full(len(FLATTEN_GRID), np.nan)
         ses = np.full(len(FLATTEN_GRID), np.nan)

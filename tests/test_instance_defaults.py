@@ -17,6 +17,12 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
+from domainadapt._tempering import (
+    FLATTEN_GRID,
+    effective_sample_size,
+    select_flattening,
+    temper_weights,
+)
 from domainadapt.datasets import make_gaussian_shift, make_shifted_digits
 from domainadapt.instance import (
     KLIEP,
@@ -25,12 +31,6 @@ from domainadapt.instance import (
     ClassifierDensityRatio,
     NearestNeighborWeighting,
     RuLSIF,
-)
-from domainadapt.instance._tempering import (
-    FLATTEN_GRID,
-    effective_sample_size,
-    select_flattening,
-    temper_weights,
 )
 
 MAKERS = {

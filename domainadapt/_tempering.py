@@ -104,7 +104,7 @@ def _probe_estimator(y: np.ndarray) -> Any:
 
 
 def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
-    from ..base import _fit_with_weights
+    from .base import _fit_with_weights
 
     return _fit_with_weights(estimator, X, y, w)
 
