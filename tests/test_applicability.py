@@ -62,3 +62,18 @@ def test_jda_with_its_own_pseudo_labeler_is_not_checked(text):
         jda = JDA(n_components=10, n_iter=1, pseudo_labeler=LogisticRegression()).fit(
             source, Domain(target.X))
     assert np.isnan(jda.neighbour_ratio_)
+
+
+def test_msda_warns_on_pixels_not_on_word_counts(text, digits):
+    from domainadapt._diagnostics import SMOOTH_RATIO_MIN
+    from domainadapt.feature import mSDA
+
+    source, target = digits
+    with pytest.warns(NotApplicableWarning, match="dense, smooth signals"):
+        fitted = mSDA(n_layers=1).fit(source, Domain(target.X))
+    assert fitted.neighbour_ratio_ >= SMOOTH_RATIO_MIN
+    source, target = text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotApplicableWarning)
+        fitted = mSDA(n_layers=1).fit(source, Domain(target.X))
+    assert fitted.neighbour_ratio_ < SMOOTH_RATIO_MIN

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
+from .._diagnostics import SMOOTH_RATIO_MIN, neighbour_label_ratio
 from .._domain import Domain
 from ..base import FeatureAdapter
+from ..exceptions import NotApplicableWarning
 from ..instance._utils import check_int, check_positive
 
 __all__ = ["mSDA", "marginalized_denoiser"]
@@ -103,6 +107,12 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
     scale_ : ndarray of shape (n_features,)
         Divisor of every input feature (ones with ``scale=None``).
     n_features_out_ : int
+    neighbour_ratio_ : float
+        Cross-validated 1-nearest-neighbour accuracy on the source rows divided
+        by a logistic regression's
+        (:func:`domainadapt._diagnostics.neighbour_label_ratio`); at or above
+        0.9 ``fit`` issues a :class:`~domainadapt.NotApplicableWarning` (see
+        Notes).
 
     Notes
     -----
@@ -114,11 +124,19 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
     adaptation in points) for ``scale=None`` / ``"maxabs"``: text (raw word
     counts) -1.7 / +12.1, Office-Caltech (z-scored SURF) +5.0 / +3.7 and full
     +5.3 / +3.2. On raw counts the first layer's ``tanh`` saturates. On
-    binary bag-of-words inputs ``"maxabs"`` changes nothing. mSDA is meant
-    for sparse bag-of-words features: on dense pixels (digits -36 points,
-    MNIST/USPS -13) its denoisers reconstruct every pixel from its
-    neighbours and the stacked representation hurts whatever the scaling;
-    the runner leaves it out by default.
+    binary bag-of-words inputs ``"maxabs"`` changes nothing.
+
+    mSDA is meant for sparse features whose co-occurrences link domain-specific
+    and shared features (bag-of-words, visual-word histograms). On dense,
+    smooth signals (pixels) its denoisers reconstruct every pixel from its
+    neighbours and the stacked representation hurts whatever the scaling
+    (digits -36 points, MNIST/USPS -13). Such data are recognised by
+    nearest neighbours classifying the source as well as a linear model
+    does: ``fit`` warns (:class:`~domainadapt.NotApplicableWarning`) when
+    ``neighbour_ratio_ >= 0.9``. Measured on the source rows of our
+    collections (seed 0): 1.03-1.06 on digits and MNIST/USPS, where mSDA
+    loses 5 to 39 points, and 0.50-0.76 on word counts and Office-Caltech
+    SURF, where it gains 3 to 15 points on average over a collection.
 
     References
     ----------
@@ -165,6 +183,18 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
             raise ValueError(f"concatenate must be True or False; got {self.concatenate!r}.")
         if self.scale not in ("maxabs", None):
             raise ValueError(f"scale must be 'maxabs' or None; got {self.scale!r}.")
+        self.neighbour_ratio_ = neighbour_label_ratio(source.X, source.y)
+        if self.neighbour_ratio_ >= SMOOTH_RATIO_MIN:
+            warnings.warn(
+                f"mSDA: on the source rows, 1-nearest-neighbour accuracy is "
+                f"{self.neighbour_ratio_:.2f} x a linear model's (cross-validated): the rows "
+                "look like dense, smooth signals (pixels) rather than sparse co-occurring "
+                "features, where mSDA's denoisers are likely to do worse than no adaptation "
+                "(measured: -36 points on digits, -13 on MNIST/USPS). Prefer CORAL, "
+                "SubspaceAlignment or LabelPropagation here.",
+                NotApplicableWarning,
+                stacklevel=4,
+            )
         H = np.concatenate([source.X, target.X]).astype(np.float64, copy=False)
         scale = np.ones(H.shape[1])
         if self.scale == "maxabs":
