@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import warnings
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 
 from .._diagnostics import SMOOTH_RATIO_MIN, neighbour_label_ratio
 from .._domain import Domain
+from .._utils import check_int, check_positive
 from ..base import FeatureAdapter
 from ..exceptions import NotApplicableWarning
-from ..instance._utils import check_int, check_positive
 
 __all__ = ["mSDA", "marginalized_denoiser"]
 

@@ -14,8 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import type_of_target
 
 from .._domain import Domain
+from .._utils import check_int, check_positive, resolve_device
 from ..base import FeatureAdapter
-from ..instance._utils import check_int, check_positive, resolve_device
 from ..ops import pairwise_sq_dists
 
 __all__ = ["OTMapping", "sinkhorn_log", "emd"]

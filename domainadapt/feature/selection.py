@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from .._domain import Domain
+from .._utils import check_positive
 from ..base import FeatureAdapter
-from ..instance._utils import check_positive
 
 __all__ = ["MMDFeatureSelection", "per_feature_mmd"]
 

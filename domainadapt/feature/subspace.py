@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .._domain import Domain
+from .._utils import check_int, check_positive
 from ..base import FeatureAdapter
 from ..exceptions import NotApplicableWarning
-from ..instance._utils import check_int, check_positive
 
 __all__ = ["SubspaceAlignment", "sa_dimension_bound"]
 

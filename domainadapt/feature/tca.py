@@ -37,9 +37,10 @@ from sklearn.utils import check_random_state
 
 from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import Domain
+from .._kernels import gaussian_kernel, resolve_bandwidth
+from .._utils import check_int, check_positive
 from ..base import FeatureAdapter
 from ..exceptions import NotApplicableWarning
-from ..instance._utils import check_int, check_positive, gaussian_kernel, resolve_bandwidth
 
 __all__ = ["JDA", "TCA", "centred_scatter", "mmd_embedding"]
 

@@ -8,19 +8,11 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._domain import Domain
+from .._kernels import bandwidth_grid, gaussian_kernel
+from .._utils import check_int, check_positive, flatten, random_subset
 from ..base import InstanceAdapter
-from ._utils import (
-    bandwidth_grid,
-    check_int,
-    check_positive,
-    flatten,
-    gaussian_kernel,
-    random_subset,
-)
 
 __all__ = ["KLIEP"]
-
-#: Default bandwidth grid, as multiples of the median heuristic.
 
 
 def _kliep_solve(A: np.ndarray, b: np.ndarray, max_iter: int, tol: float) -> np.ndarray:

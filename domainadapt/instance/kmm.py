@@ -10,9 +10,10 @@ import scipy.linalg
 import torch
 
 from .._domain import Domain
+from .._kernels import resolve_bandwidth
+from .._utils import check_int, check_positive, flatten, resolve_device
 from ..base import InstanceAdapter
 from ..ops import kernel_matrix, kernel_matvec
-from ._utils import check_int, check_positive, flatten, resolve_bandwidth, resolve_device
 
 __all__ = ["KMM"]
 

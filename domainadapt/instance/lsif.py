@@ -9,15 +9,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._domain import Domain
+from .._kernels import bandwidth_grid, gaussian_kernel
+from .._utils import check_grid, check_int, flatten, random_subset
 from ..base import InstanceAdapter
-from ._utils import (
-    bandwidth_grid,
-    check_grid,
-    check_int,
-    flatten,
-    gaussian_kernel,
-    random_subset,
-)
 
 __all__ = ["RuLSIF", "ULSIF"]
 

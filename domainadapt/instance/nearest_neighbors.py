@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from .._domain import Domain
+from .._utils import check_positive, flatten
 from ..base import InstanceAdapter
-from ._utils import check_positive, flatten
 
 __all__ = ["NearestNeighborWeighting"]
 

@@ -10,8 +10,8 @@ from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression
 
 from .._domain import Domain
+from .._utils import check_int
 from ..base import InstanceAdapter, _fit_with_weights
-from ._utils import check_int
 
 __all__ = ["TrAdaBoost"]
 

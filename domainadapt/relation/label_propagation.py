@@ -16,9 +16,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import SOURCE, Domain
+from .._utils import check_int
 from ..base import BaseAdapter, _fit_with_weights
 from ..exceptions import NotApplicableWarning
-from ..instance._utils import check_int
 from ..validation import check_sample_domain, target_rows_to_score
 
 __all__ = ["LabelPropagation", "spread_labels", "symmetric_normalize"]
