@@ -1,7 +1,12 @@
 """Registry of strategies: the contract test-suite and the benchmark runner read it.
 
-A new strategy joins both by calling :func:`register_adapter` in its module;
-neither the runner nor the tests are edited.
+A new strategy joins both through the :func:`register` class decorator (or the
+lower-level :func:`register_adapter`, which takes any factory); neither the runner
+nor the tests are edited::
+
+    @register("my_method", "feature", "One line for tables", stochastic=True)
+    class MyMethod(FeatureAdapter):
+        ...
 """
 
 from __future__ import annotations
@@ -9,11 +14,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import BaseAdapter
 
-__all__ = ["AdapterEntry", "register_adapter", "get_adapters", "get_adapter"]
+__all__ = ["AdapterEntry", "register", "register_adapter", "get_adapters", "get_adapter"]
 
 #: Modules whose import registers the built-in strategies.
 BUILTIN_MODULES = (
@@ -101,6 +106,82 @@ def register_adapter(
     )
     _REGISTRY[name] = entry
     return entry
+
+
+AdapterClassOrFactory = TypeVar("AdapterClassOrFactory", bound=Callable[..., BaseAdapter])
+
+
+def _class_factory(
+    adapter_class: type[BaseAdapter], params: Mapping[str, Any]
+) -> Callable[[Any, int | None], BaseAdapter]:
+    """``factory(estimator, random_state)`` building ``adapter_class`` the registry's way.
+
+    ``random_state`` is passed when the class takes one, and ``progress=False`` when it
+    has a progress bar (registry-built strategies run inside the benchmark runner and
+    the test-suite); ``params`` are passed on top.
+    """
+
+    def factory(estimator: Any, random_state: int | None) -> BaseAdapter:
+        # get_params, not the __init__ signature: deep strategies forward **kwargs
+        accepted = adapter_class().get_params(deep=False)
+        defaults = {"random_state": random_state, "progress": False}
+        extra = {key: value for key, value in defaults.items() if key in accepted}
+        return adapter_class(estimator=estimator, **{**extra, **params})
+
+    return factory
+
+
+def register(
+    name: str,
+    family: str,
+    description: str = "",
+    *,
+    params: Mapping[str, Any] | None = None,
+    contract: bool = True,
+    benchmark: bool = True,
+    stochastic: bool = False,
+    test_params: Mapping[str, Any] | None = None,
+) -> Callable[[AdapterClassOrFactory], AdapterClassOrFactory]:
+    """Decorator registering a strategy class (or a factory) under ``name``.
+
+    Parameters
+    ----------
+    name, family, description, contract, benchmark, stochastic, test_params
+        As in :class:`AdapterEntry`.
+    params : mapping, optional
+        Constructor parameters fixed for this entry, e.g. ``{"entropy": True}`` to
+        register a variant of a class under a second name.
+
+    Returns
+    -------
+    decorator : callable
+        Takes the class and returns it unchanged. A class is built as
+        ``cls(estimator=estimator, random_state=seed, **params)``, ``random_state``
+        only when the class takes one and ``progress=False`` added when it takes that.
+        A plain function is used as the factory itself, ``factory(estimator, seed)``
+        (``params`` must then be empty).
+    """
+
+    def decorator(adapter: AdapterClassOrFactory) -> AdapterClassOrFactory:
+        if isinstance(adapter, type):
+            factory = _class_factory(adapter, params or {})
+        elif params:
+            raise TypeError("params only apply to a registered class, not to a factory.")
+        else:
+            factory = adapter
+        register_adapter(
+            name,
+            family,
+            factory,
+            description=description,
+            contract=contract,
+            benchmark=benchmark,
+            stochastic=stochastic,
+            test_params=test_params,
+        )
+        return adapter
+
+    return decorator
 
 
 def _load_builtins() -> None:

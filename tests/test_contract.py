@@ -1,6 +1,6 @@
 """The contract every registered strategy must honour.
 
-A strategy joins this suite by calling ``domainadapt.registry.register_adapter``.
+A strategy joins this suite through the ``domainadapt.registry.register`` decorator.
 """
 
 from __future__ import annotations

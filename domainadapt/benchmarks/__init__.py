@@ -3,7 +3,7 @@
 ``python -m domainadapt.benchmarks`` (or the ``domainadapt`` command) runs it. A
 *task* is a (source, target) pair and the downstream classifier to use; a
 *strategy* comes from :mod:`domainadapt.registry`. New strategies and tasks join
-by registering themselves (:func:`domainadapt.registry.register_adapter`,
+by registering themselves (:func:`domainadapt.registry.register`,
 :func:`register_task`); the runner is never edited.
 """
 

@@ -6,7 +6,7 @@ relation losses of relational knowledge distillation (RKD) and the
 class-conditional / contrastive domain discrepancy (CAN).
 """
 
-from ..registry import register_adapter
+from ..registry import register
 from .label_propagation import LabelPropagation, spread_labels, symmetric_normalize
 from .losses import (
     ContrastiveDomainDiscrepancyLoss,
@@ -31,12 +31,9 @@ __all__ = [
     "symmetric_normalize",
 ]
 
-register_adapter(
-    "label_propagation",
-    "relation",
-    lambda estimator, random_state: LabelPropagation(estimator=estimator),
-    description="Label spreading on a bipartite source-target k-NN graph (Zhou et al. 2003)",
-)
+register("label_propagation", "relation",
+         "Label spreading on a bipartite source-target k-NN graph (Zhou et al. 2003)",
+         )(LabelPropagation)
 
 # Deep relation-based strategies (CAN, RKD): registered with the small deep settings.
 from .class_relation import ClassRelationAlignment, spherical_kmeans  # noqa: E402
@@ -45,29 +42,14 @@ from .distillation import RelationalDistillation  # noqa: E402
 __all__ += ["ClassRelationAlignment", "RelationalDistillation", "spherical_kmeans"]
 
 _DEEP_RELATION_SMALL = {"hidden_sizes": (16,), "n_epochs": 5, "batch_size": 64, "n_threads": 1}
+_DEEP_RELATION = {"benchmark": False, "stochastic": True}
 
-register_adapter(
-    "class_relation_alignment",
-    "relation",
-    lambda estimator, random_state: ClassRelationAlignment(
-        estimator=estimator, random_state=random_state, progress=False
-    ),
-    description="CAN: contrastive domain discrepancy on clustered target classes "
-    "(Kang et al. 2019)",
-    benchmark=False,
-    stochastic=True,
-    test_params={**_DEEP_RELATION_SMALL, "warmup_fraction": 0.4},
-)
-register_adapter(
-    "relational_distillation",
-    "relation",
-    lambda estimator, random_state: RelationalDistillation(
-        estimator=estimator, random_state=random_state, progress=False
-    ),
-    description="RKD: a student keeps a source-trained teacher's target relations "
-    "(Park et al. 2019)",
-    benchmark=False,
-    stochastic=True,
-    # batch_size=32: the angle loss costs O(batch^3)
-    test_params={**_DEEP_RELATION_SMALL, "batch_size": 32, "teacher_hidden_sizes": (32,)},
-)
+register("class_relation_alignment", "relation",
+         "CAN: contrastive domain discrepancy on clustered target classes (Kang et al. 2019)",
+         test_params={**_DEEP_RELATION_SMALL, "warmup_fraction": 0.4},
+         **_DEEP_RELATION)(ClassRelationAlignment)
+# batch_size=32 in the tests: the angle loss costs O(batch^3)
+register("relational_distillation", "relation",
+         "RKD: a student keeps a source-trained teacher's target relations (Park et al. 2019)",
+         test_params={**_DEEP_RELATION_SMALL, "batch_size": 32, "teacher_hidden_sizes": (32,)},
+         **_DEEP_RELATION)(RelationalDistillation)
