@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import numpy as np
 import pytest
 import torch
 
-from domainadapt.feature.losses import DeepCORAL, JointMMDAlignment, MMDAlignment, coral_loss
-from domainadapt.ops import mmd
+from domainadapt.feature import DeepCORAL, JointMMDAlignment, MMDAlignment
+from domainadapt.ops import (
+    DAN_MULTIPLIERS,
+    MMDLoss,
+    coral_loss,
+    joint_mmd,
+    mmd,
+    mmd_test,
+    multilayer_mmd,
+)
+from domainadapt.ops._options import MMDOptions
 
 
 def _gauss(A: np.ndarray, B: np.ndarray, sigma: float, mults) -> np.ndarray:
@@ -136,3 +148,24 @@ def test_losses_bad_inputs_name_the_problem(feats):
         MMDAlignment(group=object())(Xs, Xt)
     with pytest.raises(ValueError, match="not initialised"):
         DeepCORAL(group=object())(Xs, Xt)
+
+
+def test_one_mmd_module_dan_defaults_on_top(feats):
+    Xs, Xt, Ls, Lt = feats
+    dan = MMDAlignment(bandwidth=1.1, layer_weights=(0.3, 2.0))
+    assert isinstance(dan, MMDLoss)
+    same = MMDLoss(bandwidth=1.1, multipliers=DAN_MULTIPLIERS, layer_weights=(0.3, 2.0))
+    torch.testing.assert_close(dan([Xs, Ls], [Xt, Lt]), same([Xs, Ls], [Xt, Lt]))
+    # one 2-D layer: exactly ops.mmd
+    torch.testing.assert_close(MMDLoss(bandwidth=1.1)(Xs, Xt), mmd(Xs, Xt, bandwidth=1.1))
+
+
+def test_mmd_options_are_declared_once_and_listed_in_signatures():
+    names = {f.name for f in dataclasses.fields(MMDOptions)}
+    for func in (mmd, joint_mmd, multilayer_mmd):
+        assert names <= set(inspect.signature(func).parameters)
+    assert "group" not in inspect.signature(mmd_test).parameters
+    with pytest.raises(TypeError, match="mmd_test.*'group'"):
+        mmd_test(torch.randn(4, 2), torch.randn(4, 2), group=None)
+    with pytest.raises(TypeError, match="multilayer_mmd.*'kernal'"):
+        multilayer_mmd(torch.randn(4, 2), torch.randn(4, 2), kernal="gaussian")

@@ -1,8 +1,13 @@
-"""Feature-based strategies: align the representations of source and target."""
+"""Feature-based strategies: align the representations of source and target.
 
+The deep alignment losses (:class:`MMDAlignment`, :class:`JointMMDAlignment`,
+:class:`DeepCORAL`) live in :mod:`domainadapt.ops.alignment_losses` and are
+re-exported here.
+"""
+
+from ..ops.alignment_losses import DeepCORAL, JointMMDAlignment, MMDAlignment
 from ..registry import register
 from .coral import CORAL
-from .losses import DeepCORAL, JointMMDAlignment, MMDAlignment
 from .msda import mSDA
 from .ot import OTMapping
 from .selection import MMDFeatureSelection

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..feature.losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
+from ..ops.alignment_losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
 from ..training.data import Batch
 from .deep import DeepAdapter
 
@@ -51,7 +51,7 @@ class DAN(_AlignmentAdapter):
 
     on the feature layer and (``align_logits=True``) the classifier's outputs,
     with a family of Gaussian kernels around the median heuristic
-    (:class:`~domainadapt.feature.losses.MMDAlignment`). Source importance weights
+    (:class:`~domainadapt.ops.MMDAlignment`). Source importance weights
     (``sample_weight``) also weight the source rows of the MMD.
 
     Parameters
@@ -102,7 +102,7 @@ class JAN(_AlignmentAdapter):
               \mathrm{JMMD}^2\big((f^s, g^s), (f^t, g^t)\big),\qquad g = \mathrm{softmax}(C(f))
 
     with a Gaussian kernel family on the features and one Gaussian kernel on the
-    softmax outputs (:class:`~domainadapt.feature.losses.JointMMDAlignment`).
+    softmax outputs (:class:`~domainadapt.ops.JointMMDAlignment`).
 
     Parameters
     ----------

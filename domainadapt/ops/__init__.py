@@ -1,4 +1,5 @@
-"""Core torch ops of domainadapt: kernels, MMD estimators, gradient reversal.
+"""Core torch ops of domainadapt: kernels, MMD estimators, gradient reversal, and every
+torch loss of the package.
 
 Public API
 ----------
@@ -9,12 +10,26 @@ kernel_matrix, kernel_matvec, pairwise_sq_dists, bandwidth_heuristic
     Kernel helpers; :func:`kernel_matvec` computes ``K(X, Y) @ v`` tile by tile.
 gradient_reverse, GradientReversal, ReversalSchedule
     DANN's gradient reversal and its coefficient schedule.
-MMDLoss, JointMMDLoss
-    ``nn.Module`` wrappers.
+multilayer_mmd, MMDLoss, MMDAlignment, JointMMDLoss, JointMMDAlignment, coral_loss, DeepCORAL
+    Alignment losses (DAN, JAN, Deep CORAL), functional and ``nn.Module`` forms
+    (re-exported by :mod:`domainadapt.feature`).
+rkd_distance_loss, rkd_angle_loss, class_discrepancy_matrix, contrastive_domain_discrepancy
+    Relation losses (RKD, CAN) and their modules (re-exported by
+    :mod:`domainadapt.relation`).
 all_gather_rows
     Differentiable all-gather used by ``group=``.
 """
 
+from .alignment_losses import (
+    DAN_MULTIPLIERS,
+    DeepCORAL,
+    JointMMDAlignment,
+    JointMMDLoss,
+    MMDAlignment,
+    MMDLoss,
+    coral_loss,
+    multilayer_mmd,
+)
 from .distributed import all_gather_rows
 from .kernels import (
     KernelSpec,
@@ -23,24 +38,46 @@ from .kernels import (
     kernel_matvec,
     pairwise_sq_dists,
 )
-from .mmd import JointMMDLoss, MMDLoss, joint_mmd, mmd
+from .mmd import joint_mmd, mmd
+from .relation_losses import (
+    ContrastiveDomainDiscrepancyLoss,
+    RKDAngleLoss,
+    RKDDistanceLoss,
+    class_discrepancy_matrix,
+    contrastive_domain_discrepancy,
+    rkd_angle_loss,
+    rkd_distance_loss,
+)
 from .reversal import GradientReversal, ReversalSchedule, gradient_reverse
 from .testing import MMDTestResult, mmd_test
 
 __all__ = [
+    "DAN_MULTIPLIERS",
+    "ContrastiveDomainDiscrepancyLoss",
+    "DeepCORAL",
     "GradientReversal",
+    "JointMMDAlignment",
     "JointMMDLoss",
     "KernelSpec",
+    "MMDAlignment",
     "MMDLoss",
     "MMDTestResult",
+    "RKDAngleLoss",
+    "RKDDistanceLoss",
     "ReversalSchedule",
     "all_gather_rows",
     "bandwidth_heuristic",
+    "class_discrepancy_matrix",
+    "contrastive_domain_discrepancy",
+    "coral_loss",
     "gradient_reverse",
     "joint_mmd",
     "kernel_matrix",
     "kernel_matvec",
     "mmd",
     "mmd_test",
+    "multilayer_mmd",
     "pairwise_sq_dists",
+    "rkd_angle_loss",
+    "rkd_distance_loss",
 ]

@@ -1,4 +1,7 @@
-"""Maximum mean discrepancy (MMD) estimators, joint MMD and their ``nn.Module`` wrappers.
+"""Maximum mean discrepancy (MMD) estimators and joint MMD.
+
+Their ``nn.Module`` forms live in :mod:`.alignment_losses`; their keyword options in
+:class:`._options.MMDOptions`.
 
 References
 ----------
@@ -12,10 +15,12 @@ ICML 2017.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from ._options import MMDOptions, resolve_mmd_options, takes_mmd_options
 from ._tiled import tiled_bilinear
 from ._validation import (
     ESTIMATORS,
@@ -36,7 +41,7 @@ from .kernels import (
     make_kernel,
 )
 
-__all__ = ["JointMMDLoss", "MMDLoss", "joint_mmd", "mmd"]
+__all__ = ["joint_mmd", "mmd"]
 
 #: Pooled sizes ``n + m <= min(DIRECT_MAX, block_size)`` take the direct (full-matrix,
 #: plain autograd) path; above, the fused tiled pass is faster on CPU (measured: 2x at
@@ -234,25 +239,17 @@ def _per_layer_mult(multipliers, L: int) -> list:
 
 
 def _mmd_entry(
-    Xs,
-    Ys,
-    *,
-    kernel,
-    bandwidth,
-    multipliers,
-    estimator,
-    x_weights,
-    y_weights,
-    block_size,
-    group,
-    degree,
-    gamma,
-    coef0,
-    heuristic_samples,
-    check_finite,
-    xname="X",
-    yname="Y",
+    Xs: list[Tensor],
+    Ys: list[Tensor],
+    options: MMDOptions,
+    x_weights: Tensor | None,
+    y_weights: Tensor | None,
+    xname: str = "X",
+    yname: str = "Y",
 ) -> Tensor:
+    """Validate the layers and options, gather over ``group``, then :func:`_mmd_core`."""
+    o = options
+    check_finite = o.check_finite
     L = len(Xs)
     for i, (x, y) in enumerate(zip(Xs, Ys)):
         xn = xname if L == 1 else f"{xname}[{i}]"
@@ -264,17 +261,18 @@ def _mmd_entry(
             raise ValueError(
                 f"all layers must have the same number of rows; {xn} has {x.shape[0]}, {yn} {y.shape[0]}"
             )
+    estimator = o.estimator
     check_choice("estimator", estimator, ESTIMATORS)
-    block_size = check_block_size(block_size)
+    block_size = check_block_size(o.block_size)
     n, m = Xs[0].shape[0], Ys[0].shape[0]
     wx = check_weights("x_weights", x_weights, n, Xs[0], check_finite)
     wy = check_weights("y_weights", y_weights, m, Ys[0], check_finite)
-    kernels = _per_layer(kernel, L, "kernel")
-    bands = _per_layer(bandwidth, L, "bandwidth")
-    mults = _per_layer_mult(multipliers, L)
+    kernels = _per_layer(o.kernel, L, "kernel")
+    bands = _per_layer(o.bandwidth, L, "bandwidth")
+    mults = _per_layer_mult(o.multipliers, L)
     with torch.autocast(Xs[0].device.type, enabled=False):
-        if group is not None:
-            Xs, Ys, wx, wy = _gather(Xs, Ys, wx, wy, group)
+        if o.group is not None:
+            Xs, Ys, wx, wy = _gather(Xs, Ys, wx, wy, o.group)
             n, m = Xs[0].shape[0], Ys[0].shape[0]
         if estimator in ("unbiased", "linear") and (n < 2 or m < 2):
             raise ValueError(
@@ -286,10 +284,10 @@ def _mmd_entry(
                 b,
                 mu,
                 data=[x, y],
-                degree=degree,
-                gamma=gamma,
-                coef0=coef0,
-                heuristic_samples=heuristic_samples,
+                degree=o.degree,
+                gamma=o.gamma,
+                coef0=o.coef0,
+                heuristic_samples=o.heuristic_samples,
                 check_finite=check_finite,
             )
             for k, b, mu, x, y in zip(kernels, bands, mults, Xs, Ys)
@@ -297,23 +295,14 @@ def _mmd_entry(
         return _mmd_core(list(Xs), list(Ys), specs, estimator, wx, wy, block_size)
 
 
+@takes_mmd_options()
 def mmd(
     X: Tensor,
     Y: Tensor,
     *,
-    kernel: str = "gaussian",
-    bandwidth: float | Tensor | str | None = None,
-    multipliers: float | Sequence[float] = (1.0,),
-    estimator: str = "biased",
     x_weights: Tensor | None = None,
     y_weights: Tensor | None = None,
-    block_size: int | None = None,
-    group: object | None = None,
-    degree: int = 2,
-    gamma: float | None = None,
-    coef0: float = 1.0,
-    heuristic_samples: int = 1024,
-    check_finite: bool | None = None,
+    **options: Any,
 ) -> Tensor:
     """Squared maximum mean discrepancy between two samples.
 
@@ -377,42 +366,17 @@ def mmd(
     >>> float(mmd(X, Y, multipliers=(0.5, 1, 2))) > 0
     True
     """
-    return _mmd_entry(
-        [X],
-        [Y],
-        kernel=kernel,
-        bandwidth=bandwidth,
-        multipliers=multipliers,
-        estimator=estimator,
-        x_weights=x_weights,
-        y_weights=y_weights,
-        block_size=block_size,
-        group=group,
-        degree=degree,
-        gamma=gamma,
-        coef0=coef0,
-        heuristic_samples=heuristic_samples,
-        check_finite=check_finite,
-    )
+    return _mmd_entry([X], [Y], resolve_mmd_options("mmd", options), x_weights, y_weights)
 
 
+@takes_mmd_options()
 def joint_mmd(
     Xs: Sequence[Tensor],
     Ys: Sequence[Tensor],
     *,
-    kernel: str | Sequence[str] = "gaussian",
-    bandwidth: float | Tensor | str | None | Sequence = None,
-    multipliers: Sequence[float] | Sequence[Sequence[float]] = (1.0,),
-    estimator: str = "biased",
     x_weights: Tensor | None = None,
     y_weights: Tensor | None = None,
-    block_size: int | None = None,
-    group: object | None = None,
-    degree: int = 2,
-    gamma: float | None = None,
-    coef0: float = 1.0,
-    heuristic_samples: int = 1024,
-    check_finite: bool | None = None,
+    **options: Any,
 ) -> Tensor:
     """Joint MMD² over several layers with the product kernel (JAN).
 
@@ -437,6 +401,7 @@ def joint_mmd(
     Tensor
         0-dim joint MMD² estimate.
     """
+    resolved = resolve_mmd_options("joint_mmd", options)
     if isinstance(Xs, Tensor) or isinstance(Ys, Tensor):
         raise TypeError("Xs and Ys must be sequences of tensors (one per layer)")
     Xs, Ys = list(Xs), list(Ys)
@@ -444,100 +409,4 @@ def joint_mmd(
         raise ValueError(
             f"Xs and Ys must be non-empty and have one tensor per layer, got {len(Xs)} and {len(Ys)}"
         )
-    return _mmd_entry(
-        Xs,
-        Ys,
-        kernel=kernel,
-        bandwidth=bandwidth,
-        multipliers=multipliers,
-        estimator=estimator,
-        x_weights=x_weights,
-        y_weights=y_weights,
-        block_size=block_size,
-        group=group,
-        degree=degree,
-        gamma=gamma,
-        coef0=coef0,
-        heuristic_samples=heuristic_samples,
-        check_finite=check_finite,
-        xname="Xs",
-        yname="Ys",
-    )
-
-
-# ----------------------------------------------------------------------------- modules
-class MMDLoss(nn.Module):
-    """``nn.Module`` wrapper of :func:`mmd` (DAN's MK-MMD with several multipliers).
-
-    Parameters
-    ----------
-    **kwargs
-        Keyword arguments of :func:`mmd` (kernel, bandwidth, multipliers, estimator,
-        block_size, group, ...), fixed at construction.
-
-    Examples
-    --------
-    >>> import torch
-    >>> loss = MMDLoss(multipliers=(0.25, 0.5, 1.0, 2.0, 4.0))
-    >>> loss(torch.randn(32, 8), torch.randn(32, 8)).shape
-    torch.Size([])
-    """
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__()
-        bad = set(kwargs) - _MMD_KW
-        if bad:
-            raise TypeError(f"unknown MMDLoss argument(s): {sorted(bad)}")
-        self.kwargs = kwargs
-
-    def forward(
-        self, X: Tensor, Y: Tensor, x_weights: Tensor | None = None, y_weights: Tensor | None = None
-    ) -> Tensor:
-        return mmd(X, Y, x_weights=x_weights, y_weights=y_weights, **self.kwargs)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-
-
-class JointMMDLoss(nn.Module):
-    """``nn.Module`` wrapper of :func:`joint_mmd` (JAN).
-
-    Parameters
-    ----------
-    **kwargs
-        Keyword arguments of :func:`joint_mmd`, fixed at construction.
-    """
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__()
-        bad = set(kwargs) - _MMD_KW
-        if bad:
-            raise TypeError(f"unknown JointMMDLoss argument(s): {sorted(bad)}")
-        self.kwargs = kwargs
-
-    def forward(
-        self,
-        Xs: Sequence[Tensor],
-        Ys: Sequence[Tensor],
-        x_weights: Tensor | None = None,
-        y_weights: Tensor | None = None,
-    ) -> Tensor:
-        return joint_mmd(Xs, Ys, x_weights=x_weights, y_weights=y_weights, **self.kwargs)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-
-
-_MMD_KW = {
-    "kernel",
-    "bandwidth",
-    "multipliers",
-    "estimator",
-    "block_size",
-    "group",
-    "degree",
-    "gamma",
-    "coef0",
-    "heuristic_samples",
-    "check_finite",
-}
+    return _mmd_entry(Xs, Ys, resolved, x_weights, y_weights, "Xs", "Ys")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
+from ._options import resolve_mmd_options, takes_mmd_options
 from ._tiled import tiled_bilinear
 from ._validation import (
     ESTIMATORS,
@@ -21,6 +21,9 @@ from .kernels import DEFAULT_BLOCK_SIZE, compute_dtype, direct_kernel, kernel_di
 from .mmd import _linear_time, mmd_coefficients
 
 __all__ = ["MMDTestResult", "mmd_test"]
+
+#: :class:`._options.MMDOptions` that the permutation test does not take.
+_UNSUPPORTED_OPTIONS = frozenset({"group"})
 
 #: Pooled sizes up to this build the kernel matrix once; larger ones are tiled.
 _FULL_MATRIX_MAX = 4096
@@ -37,25 +40,18 @@ class MMDTestResult(NamedTuple):
     """The ``n_permutations`` statistics of the shuffled splits."""
 
 
+@takes_mmd_options(exclude=_UNSUPPORTED_OPTIONS)
 @torch.no_grad()
 def mmd_test(
     X: Tensor,
     Y: Tensor,
     *,
-    kernel: str = "gaussian",
-    bandwidth: float | Tensor | str | None = None,
-    multipliers: float | Sequence[float] = (1.0,),
-    estimator: str = "biased",
     x_weights: Tensor | None = None,
     y_weights: Tensor | None = None,
     n_permutations: int = 1000,
     seed: int = 0,
-    block_size: int | None = None,
     batch_size: int = 128,
-    degree: int = 2,
-    gamma: float | None = None,
-    coef0: float = 1.0,
-    check_finite: bool | None = None,
+    **options: Any,
 ) -> MMDTestResult:
     """Two-sample permutation test of :math:`H_0: P_X = P_Y` with the MMD² statistic.
 
@@ -72,8 +68,9 @@ def mmd_test(
     ----------
     X : Tensor of shape (n, d)
     Y : Tensor of shape (m, d)
-    kernel, bandwidth, multipliers, estimator, x_weights, y_weights, degree, gamma, coef0
-        As in :func:`domainadapt.ops.mmd`.
+    kernel, bandwidth, multipliers, estimator, x_weights, y_weights, degree, gamma, coef0,
+    heuristic_samples
+        As in :func:`domainadapt.ops.mmd` (``group`` is not supported).
     n_permutations : int
         Number of random splits.
     seed : int
@@ -99,11 +96,13 @@ def mmd_test(
     >>> mmd_test(X, Y, n_permutations=200).p_value < 0.05
     True
     """
+    o = resolve_mmd_options("mmd_test", options, exclude=_UNSUPPORTED_OPTIONS)
+    estimator, check_finite = o.estimator, o.check_finite
     check_features("X", X, check_finite)
     check_features("Y", Y, check_finite)
     check_pair(X, Y)
     check_choice("estimator", estimator, ESTIMATORS)
-    block = check_block_size(block_size) or DEFAULT_BLOCK_SIZE
+    block = check_block_size(o.block_size) or DEFAULT_BLOCK_SIZE
     if (
         isinstance(n_permutations, bool)
         or not isinstance(n_permutations, int)
@@ -125,13 +124,14 @@ def mmd_test(
         Z = torch.cat([X, Y]).to(dt)
         N = n + m
         spec = make_kernel(
-            kernel,
-            bandwidth,
-            multipliers,
+            o.kernel,
+            o.bandwidth,
+            o.multipliers,
             data=[X.to(dt), Y.to(dt)],
-            degree=degree,
-            gamma=gamma,
-            coef0=coef0,
+            degree=o.degree,
+            gamma=o.gamma,
+            coef0=o.coef0,
+            heuristic_samples=o.heuristic_samples,
             check_finite=check_finite,
         )
         w = torch.cat(

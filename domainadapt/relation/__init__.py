@@ -1,14 +1,12 @@
 """Relation-based strategies: transfer the relations between samples across domains.
 
 :class:`LabelPropagation` spreads source labels to the target over a bipartite
-source-target k-NN graph; :mod:`~domainadapt.relation.losses` holds the
-relation losses of relational knowledge distillation (RKD) and the
-class-conditional / contrastive domain discrepancy (CAN).
+source-target k-NN graph. The relation losses of relational knowledge
+distillation (RKD) and the class-conditional / contrastive domain discrepancy
+(CAN) live in :mod:`domainadapt.ops.relation_losses` and are re-exported here.
 """
 
-from ..registry import register
-from .label_propagation import LabelPropagation, spread_labels, symmetric_normalize
-from .losses import (
+from ..ops.relation_losses import (
     ContrastiveDomainDiscrepancyLoss,
     RKDAngleLoss,
     RKDDistanceLoss,
@@ -17,6 +15,8 @@ from .losses import (
     rkd_angle_loss,
     rkd_distance_loss,
 )
+from ..registry import register
+from .label_propagation import LabelPropagation, spread_labels, symmetric_normalize
 
 __all__ = [
     "ContrastiveDomainDiscrepancyLoss",

@@ -1,11 +1,21 @@
-"""Alignment losses for deep networks: multi-layer MK-MMD (DAN), joint MMD (JAN), Deep CORAL.
+"""Alignment losses on mini-batches of features: MMD and multi-layer MK-MMD (DAN), joint
+MMD (JAN), Deep CORAL.
 
-They are ``nn.Module`` losses on mini-batches of features (any batch sizes, the
-source and the target may differ), differentiable, and take ``group=`` to be
-computed over the global batch under ``torch.distributed`` (the rows are
-all-gathered with gradient). They are what :class:`~domainadapt.model.DAN`,
-:class:`~domainadapt.model.JAN` and :class:`~domainadapt.model.DCORAL` add to the
-classification loss, and can be used in any training loop.
+One functional form and one thin ``nn.Module`` each:
+
+* :func:`multilayer_mmd` / :class:`MMDLoss`: MMD² summed over layers (one layer is
+  :func:`~domainadapt.ops.mmd`); :class:`MMDAlignment` is :class:`MMDLoss` with DAN's
+  defaults;
+* :func:`~domainadapt.ops.joint_mmd` / :class:`JointMMDLoss`; :class:`JointMMDAlignment`
+  is :class:`JointMMDLoss` with JAN's defaults;
+* :func:`coral_loss` / :class:`DeepCORAL`.
+
+Source and target batch sizes may differ, features of shape (batch, ...) are
+flattened, and ``group=`` computes the loss over the global batch under
+``torch.distributed`` (rows all-gathered with gradient). They are what
+:class:`~domainadapt.model.DAN`, :class:`~domainadapt.model.JAN` and
+:class:`~domainadapt.model.DCORAL` add to the classification loss, and can be used in
+any training loop.
 """
 
 from __future__ import annotations
@@ -16,9 +26,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..ops import all_gather_rows, joint_mmd, mmd
+from ._options import resolve_mmd_options, takes_mmd_options
+from .distributed import all_gather_rows
+from .mmd import joint_mmd, mmd
 
-__all__ = ["MMDAlignment", "JointMMDAlignment", "DeepCORAL", "coral_loss"]
+__all__ = [
+    "DAN_MULTIPLIERS",
+    "DeepCORAL",
+    "JointMMDAlignment",
+    "JointMMDLoss",
+    "MMDAlignment",
+    "MMDLoss",
+    "coral_loss",
+    "multilayer_mmd",
+]
 
 #: DAN's family of Gaussian kernels: bandwidths 2^k times the median heuristic.
 DAN_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -58,6 +79,8 @@ def _check_weights(weights: Any, n_layers: int) -> list[float]:
 
 
 def _per_layer_multipliers(multipliers: Any, n_layers: int) -> list[Any]:
+    if isinstance(multipliers, Tensor):
+        return [multipliers] * n_layers
     mult = list(multipliers) if not isinstance(multipliers, (int, float)) else [multipliers]
     if mult and all(isinstance(m, (list, tuple)) for m in mult):
         if len(mult) != n_layers:
@@ -68,8 +91,118 @@ def _per_layer_multipliers(multipliers: Any, n_layers: int) -> list[Any]:
     return [tuple(mult)] * n_layers
 
 
-class MMDAlignment(nn.Module):
-    r"""Multi-layer multi-kernel MMD, the adaptation loss of DAN.
+def _paired_layers(
+    source: Tensor | Sequence[Tensor], target: Tensor | Sequence[Tensor]
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Both sides as lists of 2-D layers, checked to have as many layers."""
+    S, T = _layers(source, "source"), _layers(target, "target")
+    if len(S) != len(T):
+        raise ValueError(f"source has {len(S)} layers but target has {len(T)}.")
+    return S, T
+
+
+@takes_mmd_options()
+def multilayer_mmd(
+    source: Tensor | Sequence[Tensor],
+    target: Tensor | Sequence[Tensor],
+    *,
+    layer_weights: Sequence[float] | None = None,
+    x_weights: Tensor | None = None,
+    y_weights: Tensor | None = None,
+    **options: Any,
+) -> Tensor:
+    r"""MMD² summed over layers, the adaptation loss of DAN.
+
+    .. math:: \mathcal L = \sum_{l} w_l\, \mathrm{MMD}^2_{k}\big(\{h^l(x^s_i)\}, \{h^l(x^t_j)\}\big)
+
+    each term an :func:`~domainadapt.ops.mmd` of the layer's (flattened) features.
+
+    Parameters
+    ----------
+    source, target : Tensor or sequence of Tensor
+        One layer, or the layers ``l`` of shape (n, ...) and (m, ...).
+    layer_weights : sequence of float, optional
+        :math:`w_l` (default 1 for every layer); layers of weight 0 are skipped.
+    x_weights, y_weights : Tensor of shape (n,) / (m,), optional
+        Row weights, as in :func:`~domainadapt.ops.mmd`.
+    **options
+        :class:`~domainadapt.ops._options.MMDOptions` of :func:`~domainadapt.ops.mmd`;
+        ``multipliers`` may also be one sequence per layer.
+
+    Returns
+    -------
+    Tensor
+        0-dim loss; a float32 zero when every layer weight is 0.
+    """
+    resolve_mmd_options("multilayer_mmd", options)
+    S, T = _paired_layers(source, target)
+    w = _check_weights(layer_weights, len(S))
+    mults = _per_layer_multipliers(options.pop("multipliers", (1.0,)), len(S))
+    total = None
+    for wl, s, t, m in zip(w, S, T, mults):
+        if wl == 0:
+            continue
+        v = wl * mmd(s, t, multipliers=m, x_weights=x_weights, y_weights=y_weights, **options)
+        total = v if total is None else total + v
+    if total is None:
+        return S[0].new_zeros((), dtype=torch.float32).sum()
+    return total
+
+
+def _with_group(options: dict[str, Any], group: Any) -> dict[str, Any]:
+    """``options`` with ``group`` overridden when one is given at call time."""
+    return options if group is None else {**options, "group": group}
+
+
+class MMDLoss(nn.Module):
+    """``nn.Module`` form of :func:`multilayer_mmd` (on one layer, of :func:`~domainadapt.ops.mmd`).
+
+    Parameters
+    ----------
+    layer_weights : sequence of float, optional
+        Weights of the layers when the loss is given several.
+    **kwargs
+        :class:`~domainadapt.ops._options.MMDOptions` (kernel, bandwidth, multipliers,
+        estimator, block_size, group, ...), fixed at construction.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = MMDLoss(multipliers=(0.25, 0.5, 1.0, 2.0, 4.0))
+    >>> loss(torch.randn(32, 8), torch.randn(32, 8)).shape
+    torch.Size([])
+    """
+
+    def __init__(self, *, layer_weights: Sequence[float] | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        resolve_mmd_options(type(self).__name__, kwargs)
+        self.layer_weights = layer_weights
+        self.kwargs = kwargs
+
+    def forward(
+        self,
+        X: Tensor | Sequence[Tensor],
+        Y: Tensor | Sequence[Tensor],
+        x_weights: Tensor | None = None,
+        y_weights: Tensor | None = None,
+        group: Any = None,
+    ) -> Tensor:
+        """MMD² of ``X`` and ``Y`` (summed over layers when given sequences)."""
+        return multilayer_mmd(
+            X,
+            Y,
+            layer_weights=self.layer_weights,
+            x_weights=x_weights,
+            y_weights=y_weights,
+            **_with_group(self.kwargs, group),
+        )
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+
+
+class MMDAlignment(MMDLoss):
+    r"""Multi-layer multi-kernel MMD, the adaptation loss of DAN: :class:`MMDLoss` with DAN's defaults.
 
     .. math:: \mathcal L = \sum_{l} w_l\, \mathrm{MMD}^2_{k}\big(\{h^l(x^s_i)\}, \{h^l(x^t_j)\}\big),
               \qquad k = \frac1K \sum_{u=1}^K e^{-\|a - b\|^2 / (2 \sigma_u^2)}
@@ -109,13 +242,14 @@ class MMDAlignment(nn.Module):
         layer_weights: Sequence[float] | None = None,
         group: Any = None,
     ):
-        super().__init__()
-        self.kernel = kernel
-        self.multipliers = multipliers
-        self.bandwidth = bandwidth
-        self.estimator = estimator
-        self.layer_weights = layer_weights
-        self.group = group
+        super().__init__(
+            layer_weights=layer_weights,
+            kernel=kernel,
+            multipliers=multipliers,
+            bandwidth=bandwidth,
+            estimator=estimator,
+            group=group,
+        )
 
     def forward(
         self,
@@ -126,38 +260,45 @@ class MMDAlignment(nn.Module):
         group: Any = None,
     ) -> Tensor:
         """MMD² summed over layers; ``source[l]`` and ``target[l]`` are the layer-``l`` features."""
-        S, T = _layers(source, "source"), _layers(target, "target")
-        if len(S) != len(T):
-            raise ValueError(f"source has {len(S)} layers but target has {len(T)}.")
-        w = _check_weights(self.layer_weights, len(S))
-        mults = _per_layer_multipliers(self.multipliers, len(S))
-        grp = group if group is not None else self.group
-        total = None
-        for wl, s, t, m in zip(w, S, T, mults):
-            if wl == 0:
-                continue
-            v = wl * mmd(
-                s,
-                t,
-                kernel=self.kernel,
-                bandwidth=self.bandwidth,
-                multipliers=m,
-                estimator=self.estimator,
-                x_weights=source_weights,
-                y_weights=target_weights,
-                group=grp,
-            )
-            total = v if total is None else total + v
-        if total is None:
-            return S[0].new_zeros((), dtype=torch.float32).sum()
-        return total
+        return super().forward(source, target, source_weights, target_weights, group)
+
+
+class JointMMDLoss(nn.Module):
+    """``nn.Module`` form of :func:`~domainadapt.ops.joint_mmd` (JAN); layers are flattened.
+
+    Parameters
+    ----------
+    **kwargs
+        :class:`~domainadapt.ops._options.MMDOptions` of :func:`~domainadapt.ops.joint_mmd`,
+        fixed at construction.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        resolve_mmd_options(type(self).__name__, kwargs)
+        self.kwargs = kwargs
+
+    def forward(
+        self,
+        Xs: Tensor | Sequence[Tensor],
+        Ys: Tensor | Sequence[Tensor],
+        x_weights: Tensor | None = None,
+        y_weights: Tensor | None = None,
+        group: Any = None,
+    ) -> Tensor:
+        """Joint MMD² of the layers ``Xs[l]`` / ``Ys[l]``."""
+        S, T = _paired_layers(Xs, Ys)
+        return joint_mmd(
+            S, T, x_weights=x_weights, y_weights=y_weights, **_with_group(self.kwargs, group)
+        )
 
     def extra_repr(self) -> str:
-        return f"kernel={self.kernel!r}, multipliers={self.multipliers!r}, estimator={self.estimator!r}"
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
 
-class JointMMDAlignment(nn.Module):
-    r"""Joint MMD over several layers with the product kernel, the adaptation loss of JAN.
+class JointMMDAlignment(JointMMDLoss):
+    r"""Joint MMD over several layers with the product kernel, the adaptation loss of JAN:
+    :class:`JointMMDLoss` with JAN's defaults.
 
     .. math:: \mathcal L = \mathrm{JMMD}^2 = \hat{\mathbb E}\prod_l k_l(z^{sl}, z'^{sl})
               + \hat{\mathbb E}\prod_l k_l(z^{tl}, z'^{tl}) - 2\,\hat{\mathbb E}\prod_l k_l(z^{sl}, z^{tl})
@@ -188,12 +329,9 @@ class JointMMDAlignment(nn.Module):
         estimator: str = "biased",
         group: Any = None,
     ):
-        super().__init__()
-        self.kernel = kernel
-        self.multipliers = multipliers
-        self.bandwidth = bandwidth
-        self.estimator = estimator
-        self.group = group
+        super().__init__(
+            kernel=kernel, multipliers=multipliers, bandwidth=bandwidth, estimator=estimator, group=group
+        )
 
     def forward(
         self,
@@ -204,20 +342,7 @@ class JointMMDAlignment(nn.Module):
         group: Any = None,
     ) -> Tensor:
         """Joint MMD² of the layers ``source[l]`` / ``target[l]``."""
-        S, T = _layers(source, "source"), _layers(target, "target")
-        if len(S) != len(T):
-            raise ValueError(f"source has {len(S)} layers but target has {len(T)}.")
-        return joint_mmd(
-            S,
-            T,
-            kernel=self.kernel,
-            bandwidth=self.bandwidth,
-            multipliers=self.multipliers,
-            estimator=self.estimator,
-            x_weights=source_weights,
-            y_weights=target_weights,
-            group=group if group is not None else self.group,
-        )
+        return super().forward(source, target, source_weights, target_weights, group)
 
 
 def coral_loss(source: Tensor, target: Tensor, group: Any = None) -> Tensor:
@@ -271,4 +396,5 @@ class DeepCORAL(nn.Module):
         self.group = group
 
     def forward(self, source: Tensor, target: Tensor, group: Any = None) -> Tensor:
+        """Deep CORAL loss of the two batches."""
         return coral_loss(source, target, group if group is not None else self.group)
