@@ -200,3 +200,15 @@ def test_more_source_neighbours_than_source_rows_is_refused():
     with pytest.raises(ValueError, match="n_neighbors_source=10 must be smaller than the number "
                                          "of source rows"):
         LabelPropagation().fit((X_s, y_s), rng.normal(size=(20, 3)))
+
+
+def test_coral_alignment_is_coral_adapters_map(moons):
+    from domainadapt.feature import CORAL
+
+    X_s, y_s, X_t, _ = moons
+    lp = LabelPropagation(align="coral", normalize=False).fit((X_s, y_s), X_t)
+    coral = CORAL().fit((X_s, y_s), X_t)
+    np.testing.assert_allclose(
+        lp._align(X_s, "source"), coral.transform(X_s, domain="source"), atol=1e-12
+    )
+    np.testing.assert_array_equal(lp._align(X_t, "target"), X_t)

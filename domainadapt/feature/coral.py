@@ -5,65 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.covariance import ledoit_wolf
 
 from .._domain import Domain
+from .._linalg import coral_map, pooled_std, regularised_covariance
 from ..base import FeatureAdapter
 
-_RIDGES = ("feature", "average")
-
-
-def _sym_power(cov: np.ndarray, power: float) -> np.ndarray:
-    """``cov ** power`` of a symmetric positive-definite matrix by eigendecomposition."""
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    floor = max(float(eigvals.max()), 1.0) * np.finfo(cov.dtype).eps * len(cov)
-    eigvals = np.clip(eigvals, floor, None)
-    return (eigvecs * eigvals**power) @ eigvecs.T
-
-
-def regularised_covariance(X: np.ndarray, reg: float | str) -> np.ndarray:
-    """Covariance of ``X`` plus ``reg * mean(diag(cov)) * I`` (Ledoit–Wolf for ``"auto"``).
-
-    The ridge is relative to the average feature variance (``CORAL(ridge="average")``).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    d = X.shape[1]
-    if isinstance(reg, str):
-        return ledoit_wolf(X)[0] if len(X) > 1 else np.eye(d)
-    cov = np.atleast_2d(np.cov(X, rowvar=False)) if len(X) > 1 else np.zeros((d, d))
-    scale = float(np.trace(cov)) / d
-    if scale <= 0:  # a constant domain: fall back to an absolute ridge
-        scale = 1.0
-    return cov + reg * scale * np.eye(d)
-
-
-def pooled_std(X_source: np.ndarray, X_target: np.ndarray) -> np.ndarray:
-    r"""Within-domain pooled standard deviation of every feature.
-
-    .. math:: \sigma_j^2 = \frac{\sum_{i \in S} (x_{ij} - \mu^S_j)^2
-              + \sum_{i \in T} (x_{ij} - \mu^T_j)^2}{n_S + n_T - 2}
-
-    Equal to 1 for a feature z-scored (``ddof=1``) in each domain. Features
-    constant in both domains get 1.
-    """
-    Xs = np.asarray(X_source, dtype=np.float64)
-    Xt = np.asarray(X_target, dtype=np.float64)
-    ss = ((Xs - Xs.mean(axis=0)) ** 2).sum(axis=0) + ((Xt - Xt.mean(axis=0)) ** 2).sum(axis=0)
-    std = np.sqrt(ss / max(len(Xs) + len(Xt) - 2, 1))
-    magnitude = np.maximum(1.0, np.maximum(np.abs(Xs).max(axis=0), np.abs(Xt).max(axis=0)))
-    std[std <= np.finfo(np.float64).eps * magnitude] = 1.0
-    return std
-
-
-def _standardised_covariance(X: np.ndarray, std: np.ndarray, reg: float | str) -> np.ndarray:
-    """Covariance of ``X / std`` plus ``reg * I`` (Ledoit–Wolf shrinkage for ``"auto"``)."""
-    Z = np.asarray(X, dtype=np.float64) / std
-    d = Z.shape[1]
-    if isinstance(reg, str):
-        return ledoit_wolf(Z)[0] if len(Z) > 1 else np.eye(d)
-    cov = np.atleast_2d(np.cov(Z, rowvar=False)) if len(Z) > 1 else np.zeros((d, d))
-    cov.flat[:: d + 1] += reg
-    return cov
+__all__ = ["CORAL", "pooled_std", "regularised_covariance"]
 
 
 class CORAL(FeatureAdapter):
@@ -74,7 +21,7 @@ class CORAL(FeatureAdapter):
                   (D^{-1} C_T D^{-1} + \lambda I)^{1/2} D
 
     with :math:`D` the diagonal matrix of the features' within-domain pooled
-    standard deviations (:func:`pooled_std`): both domains are put on a common
+    standard deviations (:func:`~domainadapt._linalg.pooled_std`): both domains are put on a common
     unit scale, aligned with the paper's :math:`+\lambda I`, and the result is
     put back on the original scale (the default ``ridge="feature"``). Source
     rows are mapped to :math:`(x - \mu_S) A + \mu_T` (or :math:`x A` with
@@ -154,30 +101,11 @@ class CORAL(FeatureAdapter):
         self.estimator = estimator
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
-        reg = self.reg
-        if isinstance(reg, str):
-            if reg != "auto":
-                raise ValueError(f"reg must be a non-negative float or 'auto'; got {reg!r}.")
-        elif not np.isscalar(reg) or not np.isfinite(reg) or reg < 0:
-            raise ValueError(f"reg must be a non-negative float or 'auto'; got {reg!r}.")
-        if not isinstance(self.ridge, str) or self.ridge not in _RIDGES:
-            raise ValueError(f"ridge must be one of {_RIDGES}; got {self.ridge!r}.")
-        if self.ridge == "average":
-            self.scale_ = np.ones(source.X.shape[1])
-            self.source_covariance_ = regularised_covariance(source.X, reg)
-            self.target_covariance_ = regularised_covariance(target.X, reg)
-            self.coral_matrix_ = _sym_power(self.source_covariance_, -0.5) @ _sym_power(
-                self.target_covariance_, 0.5
-            )
-        else:
-            std = pooled_std(source.X, target.X)
-            cov_s = _standardised_covariance(source.X, std, reg)
-            cov_t = _standardised_covariance(target.X, std, reg)
-            self.scale_ = std
-            self.source_covariance_ = cov_s * np.outer(std, std)
-            self.target_covariance_ = cov_t * np.outer(std, std)
-            core = _sym_power(cov_s, -0.5) @ _sym_power(cov_t, 0.5)
-            self.coral_matrix_ = core / std[:, None] * std[None, :]
+        fitted = coral_map(source.X, target.X, reg=self.reg, ridge=self.ridge)
+        self.scale_ = fitted.scale
+        self.source_covariance_ = fitted.source_covariance
+        self.target_covariance_ = fitted.target_covariance
+        self.coral_matrix_ = fitted.matrix
         d = source.X.shape[1]
         self.source_mean_ = source.X.mean(axis=0) if self.center else np.zeros(d)
         self.target_mean_ = target.X.mean(axis=0) if self.center else np.zeros(d)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import SOURCE, Domain
+from .._linalg import coral_map
 from .._utils import check_int
 from ..base import BaseAdapter, _fit_with_weights
 from ..exceptions import NotApplicableWarning
@@ -322,19 +323,19 @@ class LabelPropagation(BaseAdapter):
         d = Xs.shape[1]
         self.source_mean_ = np.zeros(d)
         self.target_mean_ = np.zeros(d)
-        self.coral_ = None
-        if self.align == "center":
+        self.coral_matrix_ = None
+        if self.align in ("center", "coral"):
             self.source_mean_ = Xs.mean(axis=0)
             self.target_mean_ = Xt.mean(axis=0)
-        elif self.align == "coral":
-            from ..feature import CORAL
-
-            self.coral_ = CORAL().fit((Xs, source.y), Xt)
+        if self.align == "coral":
+            # CORAL's defaults: source rows (x - mu_S) A + mu_T, target rows unchanged
+            self.coral_matrix_ = coral_map(Xs, Xt).matrix
 
     def _align(self, X: np.ndarray, domain: str) -> np.ndarray:
         X = X.astype(np.float64)
-        if self.coral_ is not None:
-            X = self.coral_.transform(X, domain=domain)
+        if self.coral_matrix_ is not None:
+            if domain == "source":
+                X = (X - self.source_mean_) @ self.coral_matrix_ + self.target_mean_
         else:
             X = X - (self.source_mean_ if domain == "source" else self.target_mean_)
         return _l2_rows(X) if self.normalize else X
