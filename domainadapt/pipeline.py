@@ -46,6 +46,53 @@ class DAPipeline(Pipeline):
     requested by default.
     """
 
+    # ---------------------------------------------------------------- steps
+    def _check_steps(self) -> None:
+        """Check ``steps`` as :class:`~sklearn.pipeline.Pipeline` does before a fit.
+
+        Raises
+        ------
+        ValueError
+            No steps; step names repeated, clashing with a parameter or holding ``__``.
+        TypeError
+            A step is a class, not an instance; an intermediate step has no ``fit`` or
+            no ``transform``; the final step has no ``fit``.
+        """
+        if not self.steps:
+            raise ValueError("The pipeline is empty. Please add steps.")
+        names = [name for name, _ in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Names provided are not unique: {names!r}")
+        clashing = sorted(set(names) & set(self.get_params(deep=False)))
+        if clashing:
+            raise ValueError(f"Estimator names conflict with constructor arguments: {clashing!r}")
+        with_dunder = [name for name in names if "__" in name]
+        if with_dunder:
+            raise ValueError(f"Estimator names must not contain __: got {with_dunder!r}")
+        for name, step in self.steps:
+            if isinstance(step, type):
+                raise TypeError(f"step {name!r} is a class ({step.__name__}), not an instance.")
+        for name, step in self._intermediate_steps():
+            if not hasattr(step, "fit") or not hasattr(step, "transform"):
+                raise TypeError(
+                    f"All intermediate steps should implement fit and transform or be "
+                    f"'passthrough'; step {name!r} ({type(step).__name__}) doesn't."
+                )
+        final = self._final_step()
+        if not _is_passthrough(final) and not hasattr(final, "fit"):
+            raise TypeError(
+                f"The last step should implement fit or be 'passthrough'; "
+                f"{type(final).__name__} doesn't."
+            )
+
+    def _intermediate_steps(self) -> list[tuple[str, Any]]:
+        """``(name, step)`` of every step but the last, ``"passthrough"``/None left out."""
+        return [(name, step) for name, step in self.steps[:-1] if not _is_passthrough(step)]
+
+    def _final_step(self) -> Any:
+        """The last step (an estimator, ``"passthrough"`` or None)."""
+        return self.steps[-1][1]
+
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None, sample_domain: Any = None, **params: Any) -> DAPipeline:
         """Fit every step; see the class docstring for what each step sees."""
@@ -58,8 +105,8 @@ class DAPipeline(Pipeline):
         labelled = sd != TARGET
         Xt = X
         weights: np.ndarray | None = None
-        self._validate_steps()
-        for _, name, step in self._iter(with_final=False, filter_passthrough=True):
+        self._check_steps()
+        for name, step in self._intermediate_steps():
             if isinstance(step, InstanceAdapter):
                 step.fit(Xt, y, sample_domain=sd)
                 weights = step.weights_
@@ -70,8 +117,8 @@ class DAPipeline(Pipeline):
                     raise TypeError(f"step {name!r} ({type(step).__name__}) has no transform.")
                 step.fit(Xt[labelled], y[labelled])
                 Xt = step.transform(Xt)
-        final = self._final_estimator
-        if final != "passthrough" and final is not None:
+        final = self._final_step()
+        if not _is_passthrough(final):
             if is_adapter(final):
                 if weights is not None:
                     raise ValueError(
@@ -111,7 +158,7 @@ class DAPipeline(Pipeline):
     # ------------------------------------------------------------ inference
     def _transform_rows(self, X: Any, sample_domain: Any) -> np.ndarray:
         Xt = check_features(X, "X")
-        for _, _, step in self._iter(with_final=False, filter_passthrough=True):
+        for _, step in self._intermediate_steps():
             if isinstance(step, InstanceAdapter):
                 continue
             if is_adapter(step):
@@ -122,7 +169,7 @@ class DAPipeline(Pipeline):
 
     def _final_call(self, method: str, X: Any, sample_domain: Any):
         Xt = self._transform_rows(X, sample_domain)
-        final = self._final_estimator
+        final = self._final_step()
         if is_adapter(final):
             return getattr(final, method)(Xt, sample_domain=sample_domain)
         return getattr(final, method)(Xt)
@@ -142,8 +189,8 @@ class DAPipeline(Pipeline):
     def transform(self, X: Any, sample_domain: Any = None, **params: Any) -> np.ndarray:
         """Adapted representation of ``X`` (all steps but a final estimator)."""
         Xt = self._transform_rows(X, sample_domain)
-        final = self._final_estimator
-        if final in (None, "passthrough"):
+        final = self._final_step()
+        if _is_passthrough(final):
             return Xt
         if is_adapter(final):
             return final.transform(Xt, sample_domain=sample_domain)
@@ -168,6 +215,11 @@ class DAPipeline(Pipeline):
                        "score"):
             getattr(request, method).add_request(param="sample_domain", alias=True)
         return request
+
+
+def _is_passthrough(step: Any) -> bool:
+    """Whether a pipeline step is the identity (``None`` or ``"passthrough"``)."""
+    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 def make_da_pipeline(*steps: Any, memory: Any = None, verbose: bool = False) -> DAPipeline:

@@ -92,6 +92,27 @@ def test_pipeline_errors(shifted_blobs):
         make_da_pipeline(CORAL(), LogisticRegression(), memory="/tmp")
 
 
+def test_invalid_steps_are_refused_as_by_a_plain_pipeline(shifted_blobs):
+    X, y, sd = stacked(*shifted_blobs)
+    invalid = {
+        "not unique": [("a", StandardScaler()), ("a", LogisticRegression())],
+        "must not contain __": [("a__b", StandardScaler()), ("c", LogisticRegression())],
+        "conflict with constructor arguments": [("verbose", StandardScaler()),
+                                                ("c", LogisticRegression())],
+        "is a class": [("a", StandardScaler), ("c", LogisticRegression())],
+        "fit and transform": [("a", LogisticRegression()), ("c", LogisticRegression())],
+        "last step should implement fit": [("a", StandardScaler()), ("c", object())],
+    }
+    for message, steps in invalid.items():
+        with pytest.raises((ValueError, TypeError), match=message):
+            DAPipeline(steps).fit(X, y, sample_domain=sd)
+    with pytest.raises(ValueError, match="empty"):
+        DAPipeline([]).fit(X, y, sample_domain=sd)
+    # passthrough steps are skipped; a passthrough last step leaves transform's rows as is
+    pipe = DAPipeline([("skip", "passthrough"), ("coral", CORAL()), ("end", None)])
+    assert pipe.fit(X, y, sample_domain=sd).transform(X).shape == X.shape
+
+
 def test_labels_are_never_reserved_in_the_stacked_form():
     # class -1 is a real class here: the stacked form needs no label sentinel
     rng = np.random.default_rng(0)
