@@ -165,18 +165,35 @@ class _PredictorMixin:
         X = self._check_X(X)
         return est.predict_proba(self._predict_features(X, sample_domain))
 
-    def score(self, X: Any, y: Any, sample_domain: Any = None) -> float:
+    def score(
+        self, X: Any, y: Any, sample_weight: Any = None, sample_domain: Any = None
+    ) -> float:
         """Accuracy (classifiers) or R² (regressors) on target rows.
 
-        With ``sample_domain``, only the rows marked ``"target"`` or
-        ``"target_labelled"`` are scored (their ``y`` must be the true labels);
-        without it, every row is taken as a target row.
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to score.
+        y : array-like of shape (n_rows,)
+            Their true labels (values for a regressor).
+        sample_weight : array-like of shape (n_rows,), optional
+            Weight of each row in the accuracy (or R²), as in scikit-learn's ``score``.
+        sample_domain : array-like of shape (n_rows,), optional
+            With it, only the rows marked ``"target"`` or ``"target_labelled"`` are
+            scored (with their weights); without it, every row is a target row.
+
+        Returns
+        -------
+        score : float
+            ``accuracy_score`` (or ``r2_score``) of the predictions on those rows.
         """
-        X, y, sample_domain, _ = target_rows_to_score(self._check_X(X), y, sample_domain)
+        X, y, sample_domain, sample_weight = target_rows_to_score(
+            self._check_X(X), y, sample_domain, sample_weight
+        )
         pred = self.predict(X, sample_domain=sample_domain)
         if is_regressor(self):
-            return float(r2_score(y, pred))
-        return float(accuracy_score(y, pred))
+            return float(r2_score(y, pred, sample_weight=sample_weight))
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
 
 
 class InstanceAdapter(_PredictorMixin, BaseAdapter):

@@ -12,6 +12,7 @@ import pytest
 import sklearn
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.preprocessing import StandardScaler
 
@@ -113,6 +114,21 @@ def test_pickle_round_trip(entry, shifted_blobs):
     restored = pickle.loads(pickle.dumps(adapter))
     np.testing.assert_array_equal(restored.predict(X_t), adapter.predict(X_t))
     np.testing.assert_allclose(restored.predict_proba(X_t), adapter.predict_proba(X_t))
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_score_weighs_rows_like_sklearn(entry, shifted_blobs):
+    X_s, y_s, X_t, y_t = shifted_blobs
+    adapter = make(entry).fit((X_s, y_s), X_t)
+    weights = np.random.default_rng(0).uniform(0.1, 3.0, len(X_t))
+    expected = accuracy_score(y_t, adapter.predict(X_t), sample_weight=weights)
+    assert adapter.score(X_t, y_t, sample_weight=weights) == pytest.approx(expected)
+    # stacked: the source rows and their weights are left out of the score
+    X, y, sd = stacked(X_s, y_s, X_t, y_t)
+    stacked_weights = np.ones(len(X))
+    stacked_weights[sd == "target"] = weights
+    scored = adapter.score(X, y, sample_weight=stacked_weights, sample_domain=sd)
+    assert scored == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)

@@ -5,6 +5,7 @@ import pytest
 import sklearn
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 import domainadapt  # noqa: F401  (importing must not switch on metadata routing)
@@ -111,6 +112,20 @@ def test_invalid_steps_are_refused_as_by_a_plain_pipeline(shifted_blobs):
     # passthrough steps are skipped; a passthrough last step leaves transform's rows as is
     pipe = DAPipeline([("skip", "passthrough"), ("coral", CORAL()), ("end", None)])
     assert pipe.fit(X, y, sample_domain=sd).transform(X).shape == X.shape
+
+
+def test_weighted_score_is_sklearns_weighted_accuracy(shifted_blobs):
+    X_s, y_s, X_t, y_t = shifted_blobs
+    X, y, sd = stacked(X_s, y_s, X_t, y_t)
+    pipe = make_da_pipeline(CORAL(), LogisticRegression()).fit(X, y, sample_domain=sd)
+    weights = np.random.default_rng(0).uniform(0.1, 3.0, len(X))
+    target = sd == "target"
+    expected = accuracy_score(y[target], pipe.predict(X[target]), sample_weight=weights[target])
+    assert pipe.score(X, y, sample_weight=weights, sample_domain=sd) == pytest.approx(expected)
+    adapter = CORAL(estimator=LogisticRegression()).fit((X_s, y_s), X_t)
+    assert adapter.score(X_t, y_t, sample_weight=weights[target]) == pytest.approx(
+        accuracy_score(y_t, adapter.predict(X_t), sample_weight=weights[target])
+    )
 
 
 def test_labels_are_never_reserved_in_the_stacked_form():

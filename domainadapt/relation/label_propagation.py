@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg, splu
 from sklearn.base import clone
+from sklearn.metrics import accuracy_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
@@ -515,10 +516,18 @@ class LabelPropagation(BaseAdapter):
         tags.regressor_tags = None
         return tags
 
-    def score(self, X: Any, y: Any, sample_domain: Any = None) -> float:
-        """Accuracy on target rows (only the non-source rows when ``sample_domain`` is given)."""
-        X, y, sample_domain, _ = target_rows_to_score(self._check_X(X), y, sample_domain)
-        return float(np.mean(self.predict(X, sample_domain=sample_domain) == y))
+    def score(
+        self, X: Any, y: Any, sample_weight: Any = None, sample_domain: Any = None
+    ) -> float:
+        """Accuracy on target rows (only the non-source rows when ``sample_domain`` is given).
+
+        ``sample_weight`` weighs each row in the accuracy, as in scikit-learn's ``score``.
+        """
+        X, y, sample_domain, sample_weight = target_rows_to_score(
+            self._check_X(X), y, sample_domain, sample_weight
+        )
+        pred = self.predict(X, sample_domain=sample_domain)
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
 
 
 def _normalise_rows(F: np.ndarray) -> np.ndarray:
