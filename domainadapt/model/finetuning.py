@@ -152,13 +152,17 @@ class FineTuning(DeepAdapter):
         self.l2sp_beta = l2sp_beta
 
     # ------------------------------------------------------------------ parts
-    def _start_state(self) -> dict[str, Tensor]:
-        """State dict (part-prefixed keys) of the starting point, or {}."""
-        state = getattr(self, "_source_state", None)
-        if state is not None:
+    def _start_state(self, n_classes: int) -> dict[str, Tensor]:
+        """State dict (part-prefixed keys) of the starting point, or {}: the source
+        stage (``source_model_``) with ``pretrain_on_source``, else ``pretrained``."""
+        stage = getattr(self, "source_model_", None) if self.pretrain_on_source else None
+        if stage is not None:
+            state = {k: v.detach().cpu().clone() for k, v in stage.parts_.state_dict().items()}
+            if len(stage.classes_) != n_classes:  # the head cannot be reused
+                state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
             return state
         p = self.pretrained
-        if p is None or isinstance(p, nn.Module) or getattr(self, "_loading", False):
+        if p is None or isinstance(p, nn.Module):
             return {}
         if not isinstance(p, (str, Path)):
             raise TypeError(
@@ -177,21 +181,17 @@ class FineTuning(DeepAdapter):
 
     def _resolve_architecture(self, source: Any, target: Any, input_shape: tuple[int, ...]) -> None:
         super()._resolve_architecture(source, target, input_shape)
-        if (self.network is None and self.dropout == "auto"
-                and getattr(self, "_source_state", None) is not None):
+        stage = getattr(self, "source_model_", None) if self.pretrain_on_source else None
+        if self.network is None and self.dropout == "auto" and stage is not None:
             # the fine-tuning stage starts from the source-trained default MLP: keep its
             # architecture (dropout resolved on the source rows), so every tensor carries over
-            self.dropout_ = float(self.source_model_.dropout_)
+            self.dropout_ = float(stage.dropout_)
 
-    def _build_features(self, input_shape: tuple[int, ...]) -> tuple[nn.Module, int]:
+    def _network(self) -> Any:
+        """A ``pretrained`` module replaces ``network``."""
         if isinstance(self.pretrained, nn.Module):
-            saved = self.network
-            self.network = self.pretrained
-            try:
-                return super()._build_features(input_shape)
-            finally:
-                self.network = saved
-        return super()._build_features(input_shape)
+            return self.pretrained
+        return super()._network()
 
     def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
         for name in ("l2sp_alpha", "l2sp_beta"):
@@ -199,7 +199,13 @@ class FineTuning(DeepAdapter):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                 raise ValueError(f"{name} must be a non-negative number; got {v!r}.")
         parts = nn.ModuleDict(super()._build_parts(input_shape, n_classes))
-        start = self._start_state()
+        out = dict(parts.items())
+        out["reference"] = _Reference(dict(parts.named_parameters()))
+        return out
+
+    def _copy_start(self, parts: nn.ModuleDict, start: dict[str, Tensor]) -> None:
+        """Copy the starting tensors into ``parts`` and mark them shared for L2-SP
+        (a tensor whose shape differs, e.g. a head for other classes, stays new)."""
         named = dict(parts.named_parameters())
         shared = set()
         if isinstance(self.pretrained, nn.Module) and not start:
@@ -211,19 +217,16 @@ class FineTuning(DeepAdapter):
                     shared.add(n)
             own = parts.state_dict()
             for n, t in start.items():  # buffers (e.g. batch-norm statistics)
-                if n not in named and n in own and own[n].shape == t.shape:
+                if (n not in named and n in own and not n.startswith("reference.")
+                        and own[n].shape == t.shape):
                     own[n].copy_(t)
         if start and not shared:
             raise ValueError(
                 "pretrained holds no tensor matching the model (names such as "
                 f"{sorted(named)[:3]} were expected)."
             )
-        ref = _Reference(named)
         for n in shared:
-            ref.set(n, named[n])
-        out = dict(parts.items())
-        out["reference"] = ref
-        return out
+            parts["reference"].set(n, named[n])
 
     def _param_groups(self, parts: nn.ModuleDict) -> dict[str, list[dict[str, Any]]]:
         lr_groups = dict(self.lr_groups or {})
@@ -270,8 +273,12 @@ class FineTuning(DeepAdapter):
         for n, p in parts.named_parameters():
             p.requires_grad_(not (_matches(n, frozen) and not _matches(n, unfrozen)))
 
-    def _make_parts(self, input_shape: tuple[int, ...], n_classes: int) -> nn.ModuleDict:
-        parts = super()._make_parts(input_shape, n_classes)
+    def _make_parts(
+        self, input_shape: tuple[int, ...], n_classes: int, *, start_weights: bool = True
+    ) -> nn.ModuleDict:
+        parts = super()._make_parts(input_shape, n_classes, start_weights=start_weights)
+        if start_weights:
+            self._copy_start(parts, self._start_state(n_classes))
         self._apply_freezing(parts, 0)
         return parts
 
@@ -297,9 +304,8 @@ class FineTuning(DeepAdapter):
         total_n = zero if total_n is None else total_n
         return 0.5 * self.l2sp_alpha * total_s + 0.5 * self.l2sp_beta * total_n
 
-    def _training_step(self, parts: nn.ModuleDict, batch: Batch, state: Any) -> dict[str, Any]:
+    def _on_epoch_start(self, parts: nn.ModuleDict, state: Any) -> None:
         self._apply_freezing(parts, state.epoch)
-        return super()._training_step(parts, batch, state)
 
     def _training_loss(
         self, parts: nn.ModuleDict, batch: Batch, state: Any
@@ -322,55 +328,45 @@ class FineTuning(DeepAdapter):
                 "FineTuning needs labelled target rows (target y with labels, -1 for the "
                 "unlabelled ones) or pretrain_on_source=True."
             )
-        self._source_state = None
-        try:
-            if self.pretrain_on_source:
-                base_params = {
-                    k: v
-                    for k, v in self.get_params(deep=False).items()
-                    if k in DeepAdapter._get_param_names()
-                }
-                base_params.update(
-                    checkpoint_dir=None, resume=False, callbacks=None, estimator=None
+        if self.pretrain_on_source:
+            base_params = {
+                k: v
+                for k, v in self.get_params(deep=False).items()
+                if k in DeepAdapter._get_param_names()
+            }
+            base_params.update(checkpoint_dir=None, resume=False, callbacks=None, estimator=None)
+            if self.pretrain_epochs is not None:
+                base_params["n_epochs"] = self.pretrain_epochs
+            if isinstance(self.pretrained, nn.Module):
+                base_params["network"] = self.pretrained
+            stage = SourceOnly(**base_params)
+            stage.fit((source.X, source.y, source.sample_weight), Domain(target.X))
+            # the fine-tuning stage starts from it (_start_state)
+            self.source_model_ = stage
+            if not labelled.any():
+                warnings.warn(
+                    "FineTuning: no labelled target row; the source-pretrained model is used "
+                    "as is.",
+                    UserWarning,
+                    stacklevel=3,
                 )
-                if self.pretrain_epochs is not None:
-                    base_params["n_epochs"] = self.pretrain_epochs
-                if isinstance(self.pretrained, nn.Module):
-                    base_params["network"] = self.pretrained
-                stage = SourceOnly(**base_params)
-                y_all = np.unique(
-                    np.concatenate([source.y, target.y[labelled]]) if labelled.any() else source.y
-                )
-                stage.fit((source.X, source.y, source.sample_weight), Domain(target.X))
-                state = {k: v.detach().cpu().clone() for k, v in stage.parts_.state_dict().items()}
-                if len(stage.classes_) != len(y_all):  # the head cannot be reused
-                    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-                self._source_state = state
-                self.source_model_ = stage
-                if not labelled.any():
-                    warnings.warn(
-                        "FineTuning: no labelled target row; the source-pretrained model is used "
-                        "as is.",
-                        UserWarning,
-                        stacklevel=3,
-                    )
-                    self.classes_ = stage.classes_
-                    self.parts_ = copy.deepcopy(stage.parts_)
-                    self.n_classes_ = stage.n_classes_
-                    self.input_shape_ = stage.input_shape_
-                    self.history_ = []
-                    self.n_iter_ = 0
-                    self.n_epochs_ = 0
-                    self.callbacks_ = []
-                    return
-            classes = np.unique(np.concatenate([source.y, target.y[labelled]]))
-            self.classes_ = classes
-            y_t = np.searchsorted(classes, target.y[labelled])
-            self._train(
-                ArrayData(target.X[labelled], y_t),
-                ArrayData(target.X),
-                len(classes),
-                target.X.shape[1:],
-            )
-        finally:
-            self._source_state = None
+                self.classes_ = stage.classes_
+                self.parts_ = copy.deepcopy(stage.parts_)
+                self.n_classes_ = stage.n_classes_
+                self.input_shape_ = stage.input_shape_
+                self.history_ = []
+                self.n_iter_ = 0
+                self.n_epochs_ = 0
+                self.callbacks_ = []
+                return
+        elif hasattr(self, "source_model_"):  # from an earlier fit with pretrain_on_source
+            del self.source_model_
+        classes = np.unique(np.concatenate([source.y, target.y[labelled]]))
+        self.classes_ = classes
+        y_t = np.searchsorted(classes, target.y[labelled])
+        self._train(
+            ArrayData(target.X[labelled], y_t),
+            ArrayData(target.X),
+            len(classes),
+            target.X.shape[1:],
+        )

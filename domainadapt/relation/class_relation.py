@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..model.deep import DeepAdapter
+from ..training.conversion import iter_rows
 from ..training.data import Batch
 from .losses import contrastive_domain_discrepancy
 
@@ -218,7 +219,7 @@ class ClassRelationAlignment(DeepAdapter):
     @torch.no_grad()
     def _all_features(self, parts: nn.ModuleDict, data: Any, device: torch.device):
         feats, labels = [], []
-        for x, y, _ in self._iter_rows(data):
+        for x, y, _ in iter_rows(data):
             feats.append(parts["features"](x.to(device)).flatten(1).float())
             labels.append(None if y is None else y.to(device))
         y = None if any(v is None for v in labels) else torch.cat(labels)

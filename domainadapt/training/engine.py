@@ -3,8 +3,12 @@
 :class:`Trainer` owns everything that is not a method's loss: optimisers, the
 learning-rate schedule, device placement, mixed precision, the gradient-reversal
 schedule, distributed gradient averaging, the progress bar, callbacks,
-checkpoints and ``history_``. A method (a :class:`~domainadapt.model.deep.DeepAdapter`
-subclass) provides its parts and its loss; see that class for the extension points.
+checkpoints and ``history_``. It reads its hyper-parameters from a
+:class:`~domainadapt.training.hooks.TrainConfig` and calls the method only through
+its :class:`~domainadapt.training.hooks.TrainHooks` (per-step loss or step, per-epoch
+hook, parameter groups, gradient-reversal schedule, logits); a
+:class:`~domainadapt.training.DeepAdapter` builds both from its parameters and
+methods.
 """
 
 from __future__ import annotations
@@ -15,151 +19,85 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops import ReversalSchedule
 from .callbacks import Checkpoint, load_checkpoint
 from .data import ArrayData, Batch, DatasetData, EpochPlan, LoaderData, _Cycle, epoch_batches
 from .distributed import DistributedContext
+from .hooks import FitContext, TrainConfig, TrainHooks, TrainState
+from .optim import LR_SCHEDULES, lr_factor, make_optimizer  # noqa: F401 (re-exported)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..model.deep import DeepAdapter
-
-__all__ = ["Trainer", "TrainState", "lr_factor", "CHECKPOINT_FORMAT"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "TrainConfig",
+    "TrainHooks",
+    "TrainState",
+    "Trainer",
+    "default_source_loss",
+    "lr_factor",
+]
 
 CHECKPOINT_FORMAT = 1
-LR_SCHEDULES = (None, "inverse", "cosine")
-
-
-def lr_factor(schedule: str | None, progress: float) -> float:
-    """Learning-rate multiplier at training progress ``p`` in [0, 1].
-
-    ``"inverse"``: :math:`(1 + 10p)^{-0.75}` (Ganin et al., JMLR 2016; Long et al.,
-    NeurIPS 2018); ``"cosine"``: :math:`(1 + \\cos \\pi p)/2`; ``None``: 1.
-    """
-    if schedule is None:
-        return 1.0
-    if schedule == "inverse":
-        return (1.0 + 10.0 * progress) ** -0.75
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {schedule!r}.")
-
-
-class TrainState:
-    """What a method sees besides its parts and the batch.
-
-    Attributes
-    ----------
-    step : int
-        Optimisation iterations (batches) done so far.
-    epoch : int
-        Epochs completed so far (the current epoch is ``epoch + 1``).
-    max_steps : int
-        Total iterations of the run.
-    progress : float
-        ``step / max_steps`` in [0, 1].
-    n_classes : int
-    device : torch.device
-    reversal : ReversalSchedule or None
-        The adapter's gradient-reversal schedule; the engine steps it once per
-        iteration. Read ``reversal.coeff``.
-    group : ProcessGroup or None
-        The ``torch.distributed`` group when training is distributed: pass it as
-        ``group=`` to batch-level losses (MMD, CORAL) so they see the global batch.
-    world_size, rank : int
-    generator : torch.Generator
-        A CPU generator seeded from ``random_state`` for a method's own sampling.
-    """
-
-    def __init__(self, trainer: Trainer):
-        self._trainer = trainer
-
-    @property
-    def step(self) -> int:
-        return self._trainer.step
-
-    @property
-    def epoch(self) -> int:
-        return self._trainer.epoch
-
-    @property
-    def max_steps(self) -> int:
-        return self._trainer.max_steps
-
-    @property
-    def progress(self) -> float:
-        return min(1.0, self._trainer.step / max(1, self._trainer.max_steps))
-
-    @property
-    def n_classes(self) -> int:
-        return self._trainer.n_classes
-
-    @property
-    def device(self) -> torch.device:
-        return self._trainer.device
-
-    @property
-    def reversal(self) -> ReversalSchedule | None:
-        return self._trainer.reversal
-
-    @property
-    def group(self) -> Any:
-        return self._trainer.dist.group
-
-    @property
-    def world_size(self) -> int:
-        return self._trainer.dist.world_size
-
-    @property
-    def rank(self) -> int:
-        return self._trainer.dist.rank
-
-    @property
-    def generator(self) -> torch.Generator:
-        return self._trainer.method_generator
-
-    def optimize(
-        self, loss: Tensor, optimizers: str | Sequence[str] = "main", retain_graph: bool = False
-    ) -> None:
-        """Back-propagate ``loss`` and step the named optimisers (for multi-step methods)."""
-        self._trainer.optimize(loss, optimizers, retain_graph=retain_graph)
 
 
 class Trainer:
-    """Runs the training of one :class:`~domainadapt.model.deep.DeepAdapter`.
+    """Runs one training: the parts, the data, a :class:`TrainConfig` and the method's
+    :class:`TrainHooks`.
 
-    Built by ``DeepAdapter.fit``; it is handed to callbacks, which may read
-    ``step``, ``epoch``, ``history``, ``parts``, ``adapter`` and set
-    ``stop_training``.
+    Built by :meth:`DeepAdapter.fit <domainadapt.training.DeepAdapter.fit>`; it is
+    handed to callbacks, which may read ``step``, ``epoch``, ``history``, ``parts``,
+    ``config``, ``adapter`` and set ``stop_training``.
+
+    Parameters
+    ----------
+    parts : nn.ModuleDict
+        The modules trained (on ``device``).
+    source, target : ArrayData, DatasetData or LoaderData
+    config : TrainConfig
+    hooks : TrainHooks
+    n_classes, seed : int
+    device : torch.device
+    callbacks : list
+    dist_ctx : DistributedContext
+    validation : ArrayData, optional
+        Held-out source rows (``EarlyStopping(monitor="val_loss")``).
+    context : FitContext, optional
+        The per-fit context, given to the hooks as ``state.context``.
+    adapter : object, optional
+        The estimator being fitted, for callbacks only (the engine never reads it).
     """
 
     def __init__(
         self,
-        adapter: DeepAdapter,
         parts: nn.ModuleDict,
         source: ArrayData | DatasetData | LoaderData,
         target: ArrayData | DatasetData | LoaderData,
         *,
+        config: TrainConfig,
+        hooks: TrainHooks,
         n_classes: int,
-        n_epochs: int,
-        batch_size: int,
         seed: int,
         device: torch.device,
         callbacks: list[Any],
         dist_ctx: DistributedContext,
         validation: ArrayData | None = None,
+        context: FitContext | None = None,
+        adapter: Any = None,
     ):
+        self.config = config
+        self.hooks = hooks
+        self.context = context
         self.adapter = adapter
         self.parts = parts
         self.source, self.target = source, target
         self.validation = validation
         self.n_classes = n_classes
-        self.n_epochs = n_epochs
+        self.n_epochs = n_epochs = config.n_epochs
+        batch_size = config.batch_size
         self.device = device
         self.callbacks = callbacks
         self.dist = dist_ctx
@@ -187,7 +125,8 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.stop_training = False
         self.state = TrainState(self)
-        self.reversal = adapter._make_reversal_schedule(self.max_steps)
+        make_reversal = hooks.reversal_schedule
+        self.reversal = make_reversal(self.max_steps) if make_reversal is not None else None
         self._epoch_start_plan = self.plan.state_dict()
         # Per-step logged values of the current epoch, reduced only when read (progress bar,
         # epoch end, checkpoint): no per-step conversion or addition in the hot loop.
@@ -195,7 +134,7 @@ class Trainer:
         self._log_vectors: dict[str, Tensor] = {}
         self._in_step = False
         self._build_optimizers()
-        amp = adapter.mixed_precision
+        amp = config.mixed_precision
         self.autocast_dtype = None
         if amp:
             self.autocast_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
@@ -203,10 +142,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ optimisers
     def _build_optimizers(self) -> None:
-        adapter = self.adapter
-        groups = adapter._param_groups(self.parts)
+        cfg = self.config
+        groups = self.hooks.param_groups(self.parts)
         if not isinstance(groups, dict) or not groups:
-            raise TypeError("_param_groups must return a non-empty dict name -> param groups.")
+            raise TypeError("param_groups must return a non-empty dict name -> param groups.")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         for name, pgroups in groups.items():
             pgroups = [g if isinstance(g, dict) else {"params": list(g)} for g in pgroups]
@@ -215,13 +154,13 @@ class Trainer:
             if not pgroups:
                 raise ValueError(f"optimiser {name!r} has no trainable parameter.")
             self.optimizers[name] = make_optimizer(
-                adapter.optimizer, pgroups, adapter.lr, adapter.weight_decay, adapter.momentum
+                cfg.optimizer, pgroups, cfg.lr, cfg.weight_decay, cfg.momentum
             )
             for g in self.optimizers[name].param_groups:
                 g["initial_lr"] = g["lr"]
 
     def _set_lr(self) -> None:
-        f = lr_factor(self.adapter.lr_schedule, self.state.progress)
+        f = lr_factor(self.config.lr_schedule, self.state.progress)
         for opt in self.optimizers.values():
             for g in opt.param_groups:
                 g["lr"] = g["initial_lr"] * f
@@ -239,7 +178,7 @@ class Trainer:
             opts = [self.optimizers[n] for n in names]
         except KeyError as exc:
             raise KeyError(
-                f"no optimiser named {exc.args[0]!r}; _param_groups defined {sorted(self.optimizers)}"
+                f"no optimiser named {exc.args[0]!r}; param_groups defined {sorted(self.optimizers)}"
             ) from None
         if not isinstance(loss, Tensor) or loss.dim() != 0:
             raise TypeError("the training loss must be a 0-dim tensor.")
@@ -254,7 +193,7 @@ class Trainer:
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward(
                 retain_graph=retain_graph
             )
-        clip = self.adapter.max_grad_norm
+        clip = self.config.max_grad_norm
         params = (
             [p for opt in opts for g in opt.param_groups for p in g["params"]]
             if self.dist.world_size > 1 or clip is not None
@@ -286,7 +225,7 @@ class Trainer:
 
     def _meta(self) -> dict[str, Any]:
         return {
-            "adapter": type(self.adapter).__name__,
+            "adapter": self.config.name,
             "max_steps": int(self.max_steps),
             "steps_per_epoch": int(self.steps_per_epoch),
             "n_epochs": int(self.n_epochs),
@@ -371,7 +310,7 @@ class Trainer:
         self.parts.eval()
         try:
             with self.autocast():
-                out = self.adapter._predict_logits(self.parts, x.to(self.device))
+                out = self.hooks.predict_logits(self.parts, x.to(self.device))
         finally:
             self.parts.train(was)
         return out.float()
@@ -421,7 +360,7 @@ class Trainer:
                 fn(self, *args)
 
     def _progress_bar(self):
-        show = self.adapter.progress
+        show = self.config.progress
         if show is None:
             show = bool(getattr(sys.stderr, "isatty", lambda: False)())
         if not show or self.dist.rank != 0:
@@ -431,7 +370,7 @@ class Trainer:
         return tqdm(
             total=self.max_steps,
             initial=self.step,
-            desc=type(self.adapter).__name__,
+            desc=self.config.name,
             leave=False,
             dynamic_ncols=True,
         )
@@ -496,14 +435,17 @@ class Trainer:
             self._epoch_start_plan = self.plan.state_dict()
             self._step_logs, self._log_vectors = {}, {}
         t0 = time.perf_counter()
-        parts, adapter, state = self.parts, self.adapter, self.state
+        parts, hooks, state = self.parts, self.hooks, self.state
         parts.train()
+        if hooks.on_epoch_start is not None:
+            hooks.on_epoch_start(parts, state)
+            parts.train()
         for batch in epoch_batches(
             self.plan,
             self.source,
             self.target,
             self.n_classes,
-            adapter.num_workers,
+            self.config.num_workers,
             skip=skip,
             target_cycle=self.target_cycle,
         ):
@@ -511,7 +453,7 @@ class Trainer:
             self._set_lr()
             self._in_step = True
             with self.autocast():
-                logs = adapter._training_step(parts, batch, state)
+                logs = hooks.run_step(parts, batch, state)
             if self.reversal is not None:
                 self.reversal.step()
             self.step += 1
@@ -533,7 +475,7 @@ class Trainer:
         record["time"] = time.perf_counter() - t0
         if any(not math.isfinite(v) for v in means.values()):
             raise FloatingPointError(
-                f"{type(adapter).__name__}: training diverged at epoch {self.epoch + 1} "
+                f"{self.config.name}: training diverged at epoch {self.epoch + 1} "
                 f"(losses {means}); lower lr or enable max_grad_norm."
             )
         self._call("on_epoch_end", record)
@@ -545,19 +487,6 @@ class Trainer:
         if self.dist.rank == 0:
             for cb in self._checkpoints():
                 cb.on_epoch_saved(self)
-
-
-def make_optimizer(
-    name: str, groups: list[dict[str, Any]], lr: float, weight_decay: float, momentum: float
-) -> torch.optim.Optimizer:
-    """``"adam"``, ``"adamw"`` or ``"sgd"`` (with ``momentum``, Nesterov off)."""
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd'; got {name!r}.")
 
 
 def default_source_loss(logits: Tensor, batch: Batch) -> Tensor:

@@ -1,0 +1,492 @@
+"""The base estimator of every deep (PyTorch) strategy, whatever its family.
+
+A new deep method is its loss and its model parts, nothing else: subclass
+:class:`DeepAdapter` (importable from :mod:`domainadapt.training`), list the
+method's own hyper-parameters in ``__init__`` (forwarding ``**kwargs`` to the base),
+and implement
+
+* ``_build_parts(input_shape, n_classes) -> dict[str, nn.Module]``: call
+  ``super()._build_parts(...)`` for ``"features"`` and ``"classifier"`` and add what
+  the method needs (a discriminator, a second classifier ...);
+* ``_training_loss(parts, batch, state) -> (loss, logs)``: the scalar loss of one
+  batch and a dict of values to log (tensors or floats; averaged per epoch into
+  ``history_``).
+
+Optional hooks: ``_predict_logits(parts, x)`` (default: classifier on features),
+``_make_reversal_schedule(max_steps)`` (a :class:`~domainadapt.ops.ReversalSchedule`
+the engine steps once per iteration), ``_param_groups(parts)`` (several named
+optimisers or per-group learning rates), ``_training_step(parts, batch, state)``
+(several optimisation steps per batch, e.g. MCD: call ``state.optimize(loss, name)``
+for each), ``_on_epoch_start(parts, state)`` (work on the whole data once per epoch,
+e.g. clustering the target) and ``_make_context(**fields)`` (a
+:class:`~domainadapt.training.hooks.FitContext` subclass holding what the method
+needs for the duration of one fit, read by the hooks as ``state.context``; nothing
+temporary goes on ``self``). The engine (:class:`~domainadapt.training.Trainer`)
+does everything else; data conversion is in :mod:`~domainadapt.training.conversion`,
+save/load in :mod:`~domainadapt.training.persistence`.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._domain import SOURCE, Domain
+from .._utils import resolve_device
+from ..base import ModelAdapter
+from ..ops import ReversalSchedule
+from ..validation import check_domain, check_sample_domain
+from .architecture import DefaultNetworkMixin
+from .callbacks import Checkpoint
+from .conversion import as_data, domains_to_data, hold_out, resolve_n_classes
+from .data import Batch, is_torch_data
+from .distributed import distributed_context
+from .engine import Trainer, default_source_loss
+from .hooks import FitContext, TrainHooks, TrainState
+from .inference import NetworkInferenceMixin
+from .persistence import PersistenceMixin
+from .settings import (
+    check_deep_params,
+    make_train_config,
+    resolve_epochs,
+    resolve_seed,
+    training_context,
+)
+
+__all__ = ["DeepAdapter"]
+
+
+class DeepAdapter(NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, ModelAdapter):
+    r"""Base class of every deep strategy (trained by one engine), whatever its family.
+
+    Fitted with ``fit(source, target)`` like every strategy; ``source`` and
+    ``target`` may also be ``torch.utils.data.Dataset`` or ``DataLoader`` objects
+    (items ``(x, y)`` / ``(x, y, weight)`` for the source, ``x`` or ``(x, y)`` with
+    ``y = -1`` on unlabelled rows for the target; labels are then class indices).
+
+    Parameters
+    ----------
+    network : nn.Module, callable or None, optional
+        Feature extractor. A module is copied with its current weights (e.g.
+        pretrained ones; the argument is never modified), so ``random_state`` does not
+        change its initial weights; a class or zero-argument factory (``LeNet``,
+        ``functools.partial(LeNet, out_features=128)``) is called inside the seeded
+        context, so its initialisation follows ``random_state``. The output width is
+        found by a forward pass on a dummy batch. ``None`` builds an
+        :class:`~domainadapt.training.MLP` with ``hidden_sizes``, ``dropout`` and
+        ``standardize`` (their ``"auto"`` values are resolved from the data at ``fit``).
+    hidden_sizes : sequence of int, default=(64, 64)
+        Hidden layers of the default MLP.
+    dropout : float or "auto", default="auto"
+        Dropout after each hidden layer of the default MLP. ``"auto"`` resolves to
+        0.5 (Srivastava et al. 2014) when the input layer has more weights than
+        there are labelled training rows, :math:`d\,h_1 > n_s` (``d`` input
+        features, ``h_1`` the first hidden width), and to 0 otherwise. Wide inputs
+        let the network memorise the source through its own features (words that
+        never occur in the target, pixel patterns of one domain); low-dimensional
+        inputs (2-D toys, :math:`d h_1 \le n_s`) are regularised by the data and
+        dropout would only add noise to the alignment. With ``(64, 64)`` and a few
+        thousand rows it is 0.5 for 8x8 digits, 16x16 MNIST/USPS and text with
+        hundreds of words, where without it the network falls up to 8 points
+        below a linear model on word counts (``benchmarks/results/deep_defaults.md``);
+        0 for 2-D data. Resolved value in ``dropout_``.
+    standardize : bool or "auto", default="auto"
+        Standardise the inputs of the default MLP feature-wise,
+        :math:`(x - \mu) / \sigma`, with :math:`\mu, \sigma` the mean and standard
+        deviation of the **source and target rows pooled** (unsupervised; a
+        constant feature keeps a scale of 1). The statistics are buffers of the
+        MLP (``parts_["features"].input_mean`` / ``input_scale``), so prediction,
+        ``transform``, checkpoints and :meth:`save` apply the same scaling; copies
+        are in ``input_mean_`` / ``input_scale_``. It puts every input on the scale
+        the initialisation and ``lr`` assume, whatever the data's units: raw word
+        counts, L2-normalised rows (entries ~0.06, where the adapters collapsed to
+        chance) or pixels in [0, 1]. ``"auto"``: ``True`` when ``network`` is
+        ``None``, ``False`` otherwise (a user network, e.g. a CNN on images, sees its
+        inputs unchanged). ``True`` with a ``network`` raises a ``ValueError``: put the
+        normalisation in the network. Resolved value in ``standardize_``.
+    n_epochs : int, optional
+        Passes over the source. ``None``: enough epochs for about 600 iterations
+        (at least 5, at most 200).
+    batch_size : int, default=64
+        Rows per iteration from each domain (the *global* batch under
+        ``torch.distributed``, split evenly across ranks). The last incomplete source
+        batch of an epoch is dropped (rows are re-shuffled every epoch).
+    lr : float, default=1e-3
+        Base learning rate.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+    momentum : float, default=0.9
+        Momentum of SGD.
+    weight_decay : float, default=0.0
+    lr_schedule : {None, "inverse", "cosine"}, default=None
+        ``"inverse"`` is the annealing of DANN/CDAN, :math:`\eta_p = \eta_0 (1 + 10p)^{-0.75}`
+        with :math:`p` the training progress in [0, 1].
+    max_grad_norm : float, optional
+        Clip the gradient norm.
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA when available, else CPU.
+    mixed_precision : bool, default=False
+        ``torch.autocast`` (bfloat16 on CPU; float16 with a gradient scaler on CUDA).
+    callbacks : list, optional
+        :class:`~domainadapt.training.EarlyStopping`, :class:`~domainadapt.training.Checkpoint`
+        or any :class:`~domainadapt.training.Callback`; deep-copied at ``fit``
+        (fitted copies in ``callbacks_``).
+    checkpoint_dir : str or path, optional
+        Save the training state to ``checkpoint_dir/last.pt`` at every epoch end
+        (and on ``KeyboardInterrupt`` between steps).
+    checkpoint_every : int, optional
+        Also save every this many iterations.
+    resume : bool or "auto", default=False
+        Continue from ``checkpoint_dir/last.pt`` (``True``: it must exist; ``"auto"``:
+        when it exists). The result is bitwise identical to an uninterrupted run on
+        the same device (array or Dataset inputs).
+    progress : bool, optional
+        tqdm progress bar with the running losses; ``None``: only when stderr is a TTY.
+    num_workers : int, default=0
+        DataLoader workers for Dataset inputs.
+    n_classes : int, optional
+        Number of classes for Dataset/DataLoader inputs (scanned from the labels when
+        omitted); array inputs take their classes from the labels.
+    estimator : scikit-learn estimator, optional
+        Fitted after training on the learned features (``features`` part) of the
+        labelled rows; ``predict`` then uses it instead of the network's head.
+    distributed : bool or "auto", default="auto"
+        Data-parallel training when a ``torch.distributed`` process group is initialised
+        (every rank calls ``fit`` with the same data and ``random_state``): array and
+        Dataset inputs are sharded per global batch automatically, gradients are
+        averaged across ranks (see :mod:`domainadapt.training.distributed`); a user
+        DataLoader is used as given (give it a ``DistributedSampler``). Only rank 0
+        writes checkpoints.
+    n_threads : int, optional
+        ``torch.set_num_threads`` during ``fit`` only (restored afterwards).
+    random_state : int, RandomState or None
+        Seeds the initialisation (of the default MLP, of a ``network`` factory and of
+        the heads), the batch order and dropout; the global torch RNG is restored
+        after ``fit``. A ``network`` *instance* keeps its own initial weights.
+
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules (``"features"``, ``"classifier"``, ...).
+    classes_ : ndarray
+    n_classes_ : int
+    input_shape_ : tuple
+        Shape of one input row.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``step``, the mean of each logged loss,
+        ``lr``, ``time`` (seconds) and callback metrics.
+    n_iter_ : int
+        Optimisation iterations done.
+    n_epochs_ : int
+        The resolved number of epochs.
+    dropout_ : float or None
+        The resolved dropout of the default MLP (``None`` with a ``network``).
+    standardize_ : bool
+        Whether the inputs are standardised.
+    input_mean_, input_scale_ : ndarray of shape (n_features_in_,) or None
+        The standardisation's statistics (``None`` when ``standardize_`` is False).
+    estimator_ : estimator
+        Only with ``estimator``.
+
+    Notes
+    -----
+    Known limit of the defaults: on MNIST→USPS (16x16 pixels, per-row L2
+    normalisation) the default MLP stays 5-14 points below a logistic regression on
+    the raw pixels, with or without adaptation (before the defaults it was 8-38
+    points below). Per-pixel standardisation stretches border pixels that are
+    empty in MNIST but inked in USPS; for images, pass a convolutional ``network``
+    (then the inputs are not standardised), as ``benchmarks/deep_digits.py`` does.
+
+    References
+    ----------
+    N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov.
+    "Dropout: A Simple Way to Prevent Neural Networks from Overfitting". JMLR 15, 2014.
+    """
+
+    _allow_nd = True
+
+    def __init__(
+        self,
+        network: nn.Module | None = None,
+        hidden_sizes: Sequence[int] = (64, 64),
+        dropout: float | str = "auto",
+        standardize: bool | str = "auto",
+        n_epochs: int | None = None,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        lr_schedule: str | None = None,
+        max_grad_norm: float | None = None,
+        device: str | torch.device = "auto",
+        mixed_precision: bool = False,
+        callbacks: list | None = None,
+        checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int | None = None,
+        resume: bool | str = False,
+        progress: bool | None = None,
+        num_workers: int = 0,
+        n_classes: int | None = None,
+        estimator: Any = None,
+        distributed: bool | str = "auto",
+        n_threads: int | None = None,
+        random_state: Any = None,
+    ):
+        self.network = network
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.standardize = standardize
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.max_grad_norm = max_grad_norm
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.progress = progress
+        self.num_workers = num_workers
+        self.n_classes = n_classes
+        self.estimator = estimator
+        self.distributed = distributed
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Parameters of every ``__init__`` along the MRO (subclasses forward ``**kwargs``)."""
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or not issubclass(klass, DeepAdapter):
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                    names.add(p.name)
+        return sorted(names)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if getattr(self, "estimator", None) is None:
+            from sklearn.utils import ClassifierTags
+
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        return tags
+
+    # ------------------------------------------------------------------ extension points
+    def _training_loss(
+        self, parts: nn.ModuleDict, batch: Batch, state: TrainState
+    ) -> tuple[Tensor, dict[str, Any]]:  # pragma: no cover - abstract
+        """Loss of one batch and the values to log."""
+        raise NotImplementedError
+
+    def _training_step(self, parts: nn.ModuleDict, batch: Batch, state: TrainState) -> dict[str, Any]:
+        """One iteration: by default the loss, one backward pass, one optimiser step."""
+        loss, logs = self._training_loss(parts, batch, state)
+        state.optimize(loss)
+        return {"loss": loss.detach(), **logs}
+
+    def _param_groups(self, parts: nn.ModuleDict) -> dict[str, list[dict[str, Any]]]:
+        """Named optimisers and their parameter groups (default: one, ``"main"``)."""
+        return {"main": [{"params": [p for p in parts.parameters() if p.requires_grad]}]}
+
+    def _make_reversal_schedule(self, max_steps: int) -> ReversalSchedule | None:
+        """A gradient-reversal schedule the engine steps once per iteration (or None)."""
+        return None
+
+    def _on_epoch_start(self, parts: nn.ModuleDict, state: TrainState) -> None:
+        """Called by the engine before each epoch's first batch (default: nothing)."""
+
+    def _predict_logits(self, parts: nn.ModuleDict, x: Tensor) -> Tensor:
+        """Class scores of ``x`` (evaluation mode, no gradient)."""
+        return parts["classifier"](parts["features"](x))
+
+    def _features(self, parts: nn.ModuleDict, x: Tensor) -> Tensor:
+        """The representation used by ``transform`` and ``estimator``."""
+        return parts["features"](x).flatten(1)
+
+    def _make_context(self, **fields: Any) -> FitContext:
+        """The per-fit context (a subclass returns its own :class:`FitContext` subclass)."""
+        return FitContext(**fields)
+
+    def _train_hooks(self) -> TrainHooks:
+        """The engine's view of the method: its extension points as callables."""
+        return TrainHooks(
+            predict_logits=self._predict_logits,
+            loss=self._training_loss,
+            step=self._training_step,
+            param_groups=self._param_groups,
+            reversal_schedule=self._make_reversal_schedule,
+            on_epoch_start=self._on_epoch_start,
+        )
+
+    @staticmethod
+    def classification_loss(
+        logits_source: Tensor, batch: Batch, logits_target: Tensor | None = None
+    ) -> Tensor:
+        r"""Supervised loss: importance-weighted source cross-entropy, plus the labelled
+        target rows of the batch when ``logits_target`` is given.
+
+        .. math:: \frac{\sum_i w_i \ell(x^s_i, y^s_i) + \sum_{j \in L} \ell(x^t_j, y^t_j)}{b_s + |L|}
+        """
+        if logits_target is None or batch.target_labelled is None:
+            return default_source_loss(logits_source, batch)
+        ce_s = F.cross_entropy(logits_source.float(), batch.source_y, reduction="none")
+        if batch.source_weight is not None:
+            ce_s = ce_s * batch.source_weight
+        lab = batch.target_labelled
+        ce_t = F.cross_entropy(logits_target[lab].float(), batch.target_y[lab], reduction="sum")
+        return (ce_s.sum() + ce_t) / (ce_s.shape[0] + lab.sum())
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        source: Any,
+        target: Any = None,
+        sample_domain: Any = None,
+        sample_weight: Any = None,
+    ) -> DeepAdapter:
+        """Train on labelled source rows and (mostly unlabelled) target rows.
+
+        Parameters
+        ----------
+        source : Domain, tuple (X, y[, w]), Dataset or DataLoader
+            The labelled source; in the stacked form, all rows ``X``.
+        target : Domain, array-like, (X, y), Dataset or DataLoader
+            The target (``-1`` labels mark unlabelled rows); in the stacked form, ``y``.
+        sample_domain : array-like of str, optional
+            Stacked form only.
+        sample_weight : array-like, optional
+            Importance weights of the source rows (of every row in the stacked form;
+            only the source rows' are used), e.g. ``domainadapt.instance`` weights.
+            They multiply ``source.sample_weight``.
+
+        Returns
+        -------
+        self
+        """
+        if is_torch_data(source) or is_torch_data(target):
+            if sample_domain is not None:
+                raise ValueError("sample_domain cannot be used with Dataset/DataLoader inputs.")
+            if sample_weight is not None:
+                raise ValueError(
+                    "sample_weight cannot be used with Dataset/DataLoader inputs: give the "
+                    "source items as (x, y, weight)."
+                )
+            self._fit_torch_data(source, target)
+            return self
+        src, tgt = self._validate_fit_input(source, target, sample_domain)
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if sample_domain is not None:
+                sd = check_sample_domain(sample_domain, len(w))
+                w = w[sd == SOURCE]
+            sw = w if src.sample_weight is None else w * src.sample_weight
+            src = check_domain(
+                Domain(src.X, src.y, sample_weight=sw), "source", require_labels=True,
+                allow_nd=True,
+            )
+        self.n_features_in_ = int(np.prod(src.X.shape[1:]))
+        self._fit(src, tgt)
+        return self
+
+    def _fit(self, source: Domain, target: Domain) -> None:
+        src, tgt, classes = domains_to_data(source, target, type(self).__name__)
+        self.classes_ = classes
+        self._train(src, tgt, len(classes), source.X.shape[1:])
+
+    def _fit_torch_data(self, source: Any, target: Any) -> None:
+        if target is None:
+            raise ValueError("target is missing: fit(source, target) needs target data.")
+        src = as_data(source, "source", self.num_workers)
+        tgt = as_data(target, "target", self.num_workers)
+        if src.sample_shape != tgt.sample_shape:
+            raise ValueError(
+                "source and target have different feature shapes: "
+                f"{src.sample_shape} vs {tgt.sample_shape}."
+            )
+        n_classes = resolve_n_classes(src, self.n_classes)
+        self.classes_ = np.arange(n_classes)
+        self.n_features_in_ = int(np.prod(src.sample_shape))
+        self._train(src, tgt, n_classes, src.sample_shape)
+
+    def _check_params(self) -> None:
+        check_deep_params(self)
+
+    def _seed(self) -> int:
+        return resolve_seed(self.random_state)
+
+    def _train(
+        self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...]
+    ) -> FitContext:
+        """Train the parts on engine data and set the fitted attributes; returns the
+        per-fit context (gone once ``fit`` returns)."""
+        self._check_params()
+        device = resolve_device(self.device)
+        dist_ctx = distributed_context(self.distributed)
+        if self.batch_size % dist_ctx.world_size:
+            raise ValueError(
+                f"batch_size={self.batch_size} must be divisible by the number of processes "
+                f"({dist_ctx.world_size}): it is the global batch."
+            )
+        seed = self._seed()
+        if dist_ctx.world_size > 1:
+            seed = dist_ctx.broadcast_int(seed, device)
+        n_epochs = resolve_epochs(self.n_epochs, source, self.batch_size)
+        callbacks = copy.deepcopy(list(self.callbacks or []))
+        if self.checkpoint_dir is not None:
+            callbacks.append(Checkpoint(self.checkpoint_dir, self.checkpoint_every))
+        source, validation = hold_out(source, callbacks, seed)
+        input_shape = tuple(int(s) for s in input_shape)
+        self._resolve_architecture(source, target, input_shape)
+        context = self._make_context(
+            source=source, target=target, n_classes=n_classes, input_shape=input_shape,
+            device=device, seed=seed,
+        )
+        with training_context(seed, device, self.n_threads):
+            parts = self._make_parts(input_shape, n_classes).to(device)
+            if dist_ctx.world_size > 1:
+                dist_ctx.broadcast_module(parts)
+            trainer = Trainer(
+                parts, source, target, config=make_train_config(self, n_epochs),
+                hooks=self._train_hooks(), n_classes=n_classes, seed=seed, device=device,
+                callbacks=callbacks, dist_ctx=dist_ctx, validation=validation,
+                context=context, adapter=self,
+            )
+            if self.resume is not False:
+                path = Path(self.checkpoint_dir) / "last.pt"
+                if path.exists():
+                    trainer.resume_from(path)
+                elif self.resume is True:
+                    raise ValueError(f"resume=True but there is no checkpoint at {path}.")
+            trainer.run()
+        self.parts_ = parts.eval()
+        self._sync_input_statistics()
+        self.n_classes_ = n_classes
+        self.input_shape_ = input_shape
+        self.history_ = trainer.history
+        self.n_iter_ = trainer.step
+        self.n_epochs_ = n_epochs
+        self.callbacks_ = callbacks
+        if self.estimator is not None:
+            self._fit_estimator(source, target)
+        elif hasattr(self, "estimator_"):
+            del self.estimator_
+        return context
