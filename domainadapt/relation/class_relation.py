@@ -5,16 +5,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..model.deep import DeepAdapter
+from ..ops.relation_losses import contrastive_domain_discrepancy
+from ..training import Batch, DeepAdapter, FitContext, TrainState
 from ..training.conversion import iter_rows
-from ..training.data import Batch
-from .losses import contrastive_domain_discrepancy
 
 __all__ = ["ClassRelationAlignment", "spherical_kmeans"]
 
@@ -73,6 +73,13 @@ class _Clusters(nn.Module):
         return x
 
 
+@dataclass
+class _ClusteringContext(FitContext):
+    """One fit of CAN: the log of its clusterings (``cluster_history_`` afterwards)."""
+
+    cluster_log: list[dict[str, int]] = field(default_factory=list)
+
+
 class ClassRelationAlignment(DeepAdapter):
     r"""Contrastive adaptation network (CAN): class-aware alignment by the CDD.
 
@@ -81,8 +88,9 @@ class ClassRelationAlignment(DeepAdapter):
               D^{cc'} = \mathrm{MMD}^2\big(\{F(x^s): y^s = c\}, \{F(x^t): \hat y^t = c'\}\big)
 
     The recipe of Kang et al.: (a) a warm-up on the source cross-entropy only for
-    the first ``warmup_fraction`` of training; (b) then, every ``cluster_every``
-    epochs, target pseudo-labels :math:`\hat y^t` by spherical k-means
+    the first ``warmup_fraction`` of training; (b) then, at the start of every
+    ``cluster_every``-th epoch (the first being the epoch in which the warm-up
+    ends), target pseudo-labels :math:`\hat y^t` by spherical k-means
     (:func:`spherical_kmeans`) of the L2-normalised target features started at the
     source class centres; target rows whose cosine distance
     :math:`\tfrac12(1-\cos)` to their centre exceeds ``distance_threshold`` are
@@ -119,7 +127,7 @@ class ClassRelationAlignment(DeepAdapter):
     multipliers : sequence of float, default=(0.25, 0.5, 1, 2, 4)
         Gaussian kernel bandwidths relative to the median heuristic.
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     Attributes
     ----------
@@ -206,18 +214,20 @@ class ClassRelationAlignment(DeepAdapter):
             "clusters": _Clusters(n_classes, dim),
         }
 
-    def _train(self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...]):
-        # the clustering needs every row of both domains, which batches do not give
-        self._data = (source, target)
-        self._cluster_log: list[dict[str, int]] = []
-        try:
-            super()._train(source, target, n_classes, input_shape)
-        finally:
-            self.cluster_history_ = self._cluster_log
-            del self._data, self._cluster_log
+    def _make_context(self, **fields: Any) -> _ClusteringContext:
+        return _ClusteringContext(**fields)
+
+    def _train(
+        self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...]
+    ) -> _ClusteringContext:
+        context = super()._train(source, target, n_classes, input_shape)
+        self.cluster_history_ = context.cluster_log
+        return context
 
     @torch.no_grad()
-    def _all_features(self, parts: nn.ModuleDict, data: Any, device: torch.device):
+    def _all_features(
+        self, parts: nn.ModuleDict, data: Any, device: torch.device
+    ) -> tuple[Tensor, Tensor | None]:
         feats, labels = [], []
         for x, y, _ in iter_rows(data):
             feats.append(parts["features"](x.to(device)).flatten(1).float())
@@ -225,10 +235,23 @@ class ClassRelationAlignment(DeepAdapter):
         y = None if any(v is None for v in labels) else torch.cat(labels)
         return torch.cat(feats), y
 
+    def _on_epoch_start(self, parts: nn.ModuleDict, state: TrainState) -> None:
+        """Re-cluster the whole target before an epoch whose batches use the CDD: the
+        first epoch that ends past the warm-up, then every ``cluster_every`` epochs."""
+        if self.trade_off == 0:
+            return
+        last_step = (state.epoch + 1) * state.steps_per_epoch - 1
+        if last_step / max(1, state.max_steps) < self.warmup_fraction:
+            return  # the whole epoch is warm-up
+        last = int(parts["clusters"].epoch)
+        if last < 0 or state.epoch - last >= self.cluster_every:
+            self._cluster(parts, state)
+
     @torch.no_grad()
-    def _cluster(self, parts: nn.ModuleDict, state: Any) -> None:
+    def _cluster(self, parts: nn.ModuleDict, state: TrainState) -> None:
         """Spherical k-means of the target features from the source class centres."""
-        source, target = self._data
+        context = state.context
+        source, target = context.source, context.target
         was = parts.training
         parts.eval()
         try:
@@ -252,12 +275,12 @@ class ClassRelationAlignment(DeepAdapter):
         clusters.centres.copy_(centres.to(clusters.centres.dtype))
         clusters.active.copy_(active)
         clusters.epoch.fill_(state.epoch)
-        self._cluster_log.append(
+        context.cluster_log.append(
             {"epoch": int(state.epoch), "n_kept": int(kept.sum()), "n_active": int(active.sum())}
         )
 
     def _training_loss(
-        self, parts: nn.ModuleDict, batch: Batch, state: Any
+        self, parts: nn.ModuleDict, batch: Batch, state: TrainState
     ) -> tuple[Tensor, dict[str, Any]]:
         ns = batch.n_source
         f = parts["features"](torch.cat([batch.source_x, batch.target_x])).flatten(1)
@@ -268,9 +291,8 @@ class ClassRelationAlignment(DeepAdapter):
         if state.progress < self.warmup_fraction or self.trade_off == 0:
             return cls, {"classification": cls.detach(), "cdd": zero}
         clusters = parts["clusters"]
-        last = int(clusters.epoch)
-        if last < 0 or state.epoch - last >= self.cluster_every:
-            self._cluster(parts, state)
+        if int(clusters.epoch) < 0:  # not clustered yet (_on_epoch_start does it)
+            return cls, {"classification": cls.detach(), "cdd": zero}
         # labels of the batch's target rows: nearest centre (cosine), far rows dropped
         with torch.no_grad():
             zt = F.normalize(f[ns:].detach().float(), dim=1)
