@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor, nn
-
-from ..training.data import Batch
-from .deep import DeepAdapter
+from ..training import DeepAdapter
 
 __all__ = ["SourceOnly"]
 
@@ -21,21 +18,15 @@ class SourceOnly(DeepAdapter):
     the adaptation methods, without any alignment term. The unlabelled target rows
     are only used by callbacks (e.g. early stopping on target entropy).
 
+    Its loss is :class:`~domainadapt.training.DeepAdapter`'s own (the supervised
+    loss, no alignment term); this class names the baseline in the model family.
+
     Parameters
     ----------
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter` (network,
+        Parameters of :class:`~domainadapt.training.DeepAdapter` (network,
         n_epochs, batch_size, lr, ..., random_state).
     """
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-
-    def _training_loss(
-        self, parts: nn.ModuleDict, batch: Batch, state: Any
-    ) -> tuple[Tensor, dict[str, Any]]:
-        logits_s = parts["classifier"](parts["features"](batch.source_x))
-        logits_t = None
-        if batch.target_labelled is not None:
-            logits_t = parts["classifier"](parts["features"](batch.target_x))
-        return self.classification_loss(logits_s, batch, logits_t), {}

@@ -6,6 +6,7 @@ import copy
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,8 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from torch import Tensor, nn
 
-from ..model.deep import DeepAdapter, resolve_device
-from ..model.source_only import SourceOnly
-from ..training.data import Batch
-from .losses import rkd_angle_loss, rkd_distance_loss
+from ..ops.relation_losses import rkd_angle_loss, rkd_distance_loss
+from ..training import Batch, DeepAdapter, FitContext, TrainState
 
 __all__ = ["RelationalDistillation"]
 
@@ -38,6 +37,13 @@ _SHARED = (
 )
 
 
+@dataclass
+class _DistillationContext(FitContext):
+    """One fit of RKD: the frozen teacher's modules, on the training device."""
+
+    teacher_parts: nn.ModuleDict | None = None
+
+
 class RelationalDistillation(DeepAdapter):
     r"""Relational knowledge distillation from a source-trained teacher on target data.
 
@@ -54,9 +60,10 @@ class RelationalDistillation(DeepAdapter):
     (:func:`~domainadapt.relation.rkd_distance_loss`,
     :func:`~domainadapt.relation.rkd_angle_loss`; Huber losses, as in the paper),
     optionally with Hinton's soft-label distillation on the target batch. The
-    teacher is frozen. By default it is a wider
-    :class:`~domainadapt.model.SourceOnly` network (``teacher_hidden_sizes``)
-    trained first inside ``fit`` with the student's optimiser settings; give
+    teacher is frozen. By default it is a wider source-only network (a plain
+    :class:`~domainadapt.training.DeepAdapter`, the loss of
+    :class:`~domainadapt.model.SourceOnly`, with ``teacher_hidden_sizes``) trained
+    first inside ``fit`` with the student's optimiser settings; give
     ``teacher=`` an adapted model (e.g. a fitted :class:`~domainadapt.model.DANN`)
     to distil its target geometry into a smaller network.
 
@@ -71,12 +78,13 @@ class RelationalDistillation(DeepAdapter):
     Parameters
     ----------
     teacher : DeepAdapter or nn.Module, optional
-        A fitted :class:`~domainadapt.model.deep.DeepAdapter` is used as is; an unfitted
+        A fitted :class:`~domainadapt.training.DeepAdapter` is used as is; an unfitted
         one is cloned and fitted on the same data first (``fit`` arguments; note that
         :func:`sklearn.base.clone` of this adapter also un-fits its teacher);
         an ``nn.Module`` maps inputs to the teacher's embeddings (and, when its output
         width is the number of classes, to logits for ``kd_weight``). ``None``: a
-        :class:`~domainadapt.model.SourceOnly` MLP with ``teacher_hidden_sizes``.
+        source-only :class:`~domainadapt.training.DeepAdapter` MLP with
+        ``teacher_hidden_sizes``.
     teacher_hidden_sizes : sequence of int, default=(128, 128)
         Hidden layers of the default teacher.
     distance_weight : float, default=1.0
@@ -95,7 +103,7 @@ class RelationalDistillation(DeepAdapter):
         (the source-target relations then carry an adapted teacher's alignment too;
         about 8 times the cost of the angle loss, which is cubic in the rows).
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter` (the student's).
+        Parameters of :class:`~domainadapt.training.DeepAdapter` (the student's).
 
     Attributes
     ----------
@@ -154,12 +162,13 @@ class RelationalDistillation(DeepAdapter):
                 f"teacher must be a DeepAdapter, a torch.nn.Module or None; got {type(t).__name__}."
             )
 
-    def _default_teacher(self) -> SourceOnly:
+    def _default_teacher(self) -> DeepAdapter:
+        """A source-only network: the training base, whose loss has no alignment term."""
         shared = {k: getattr(self, k) for k in _SHARED}
         rs = self.random_state
         if not (isinstance(rs, numbers.Integral) and not isinstance(rs, bool)):
             rs = self._seed()
-        return SourceOnly(
+        return DeepAdapter(
             network=None,
             hidden_sizes=self.teacher_hidden_sizes,
             dropout=self.dropout,
@@ -177,7 +186,7 @@ class RelationalDistillation(DeepAdapter):
         sample_weight: Any = None,
     ) -> RelationalDistillation:
         """Fit (or take) the teacher, then train the student; arguments as
-        :meth:`DeepAdapter.fit <domainadapt.model.deep.DeepAdapter.fit>`."""
+        :meth:`DeepAdapter.fit <domainadapt.training.DeepAdapter.fit>`."""
         self._check_relation_params()
         t = self.teacher
         if t is None:
@@ -192,8 +201,10 @@ class RelationalDistillation(DeepAdapter):
         self.teacher_ = teacher
         return super().fit(source, target, sample_domain, sample_weight)
 
-    def _train(self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...]):
-        teacher = self.teacher_
+    def _make_context(self, **fields: Any) -> _DistillationContext:
+        """The per-fit context with the frozen teacher's modules on the device."""
+        context = _DistillationContext(**fields)
+        teacher, input_shape = self.teacher_, context.input_shape
         if isinstance(teacher, DeepAdapter):
             if tuple(teacher.input_shape_) != tuple(input_shape):
                 raise ValueError(
@@ -201,7 +212,7 @@ class RelationalDistillation(DeepAdapter):
                     f"the data have {tuple(input_shape)}."
                 )
             if self.kd_weight > 0 and (
-                teacher.n_classes_ != n_classes
+                teacher.n_classes_ != context.n_classes
                 or not np.array_equal(np.asarray(teacher.classes_), np.asarray(self.classes_))
             ):
                 raise ValueError(
@@ -219,17 +230,14 @@ class RelationalDistillation(DeepAdapter):
                     f"the teacher module cannot process rows of shape {tuple(input_shape)}: "
                     f"{type(exc).__name__}: {exc}"
                 ) from None
-        device = resolve_device(self.device)
-        self._teacher_parts = parts.to(device).eval().requires_grad_(False)
-        try:
-            super()._train(source, target, n_classes, input_shape)
-        finally:
-            del self._teacher_parts
+        context.teacher_parts = parts.to(context.device).eval().requires_grad_(False)
+        return context
 
     @torch.no_grad()
-    def _teacher_outputs(self, x: Tensor, n_classes: int) -> tuple[Tensor, Tensor | None]:
+    def _teacher_outputs(
+        self, parts: nn.ModuleDict, x: Tensor, n_classes: int
+    ) -> tuple[Tensor, Tensor | None]:
         """The teacher's relation embedding and logits (None when it has none) of ``x``."""
-        parts = self._teacher_parts
         if "module" in parts:
             out = parts["module"](x).flatten(1).float()
             return out, (out if out.shape[1] == n_classes else None)
@@ -239,7 +247,7 @@ class RelationalDistillation(DeepAdapter):
         return emb, logits
 
     def _training_loss(
-        self, parts: nn.ModuleDict, batch: Batch, state: Any
+        self, parts: nn.ModuleDict, batch: Batch, state: TrainState
     ) -> tuple[Tensor, dict[str, Any]]:
         ns = batch.n_source
         x = torch.cat([batch.source_x, batch.target_x])
@@ -248,7 +256,8 @@ class RelationalDistillation(DeepAdapter):
         logits_t = logits[ns:] if batch.target_labelled is not None else None
         cls = self.classification_loss(logits[:ns], batch, logits_t)
         rows = slice(ns, None) if self.relation_domains == "target" else slice(None)
-        t_emb, t_logits = self._teacher_outputs(x[rows], state.n_classes)
+        teacher_parts = state.context.teacher_parts
+        t_emb, t_logits = self._teacher_outputs(teacher_parts, x[rows], state.n_classes)
         s_emb = (logits if self.layer == "logits" else f)[rows].float()
         zero = cls.detach() * 0.0
         n = s_emb.shape[0]  # a zero weight skips its loss (the angle loss costs O(n^3))

@@ -10,7 +10,8 @@ and implement
   the method needs (a discriminator, a second classifier ...);
 * ``_training_loss(parts, batch, state) -> (loss, logs)``: the scalar loss of one
   batch and a dict of values to log (tensors or floats; averaged per epoch into
-  ``history_``).
+  ``history_``). The base's own is the supervised loss alone, so a bare
+  ``DeepAdapter`` is the source-only network (a teacher, a source stage).
 
 Optional hooks: ``_predict_logits(parts, x)`` (default: classifier on features),
 ``_make_reversal_schedule(max_steps)`` (a :class:`~domainadapt.ops.ReversalSchedule`
@@ -293,9 +294,14 @@ class DeepAdapter(NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, 
     # ------------------------------------------------------------------ extension points
     def _training_loss(
         self, parts: nn.ModuleDict, batch: Batch, state: TrainState
-    ) -> tuple[Tensor, dict[str, Any]]:  # pragma: no cover - abstract
-        """Loss of one batch and the values to log."""
-        raise NotImplementedError
+    ) -> tuple[Tensor, dict[str, Any]]:
+        """Loss of one batch and the values to log. The base has no alignment term: the
+        supervised loss of the labelled rows (source, and labelled target rows)."""
+        logits_s = parts["classifier"](parts["features"](batch.source_x))
+        logits_t = None
+        if batch.target_labelled is not None:
+            logits_t = parts["classifier"](parts["features"](batch.target_x))
+        return self.classification_loss(logits_s, batch, logits_t), {}
 
     def _training_step(self, parts: nn.ModuleDict, batch: Batch, state: TrainState) -> dict[str, Any]:
         """One iteration: by default the loss, one backward pass, one optimiser step."""
