@@ -1,7 +1,7 @@
 """Model-based strategies: reuse and adapt a trained model's parameters.
 
 The deep strategies (PyTorch) share one training engine, :mod:`domainadapt.training`,
-through :class:`~domainadapt.model.deep.DeepAdapter`.
+through :class:`~domainadapt.training.DeepAdapter` (re-exported here).
 """
 
 from ..registry import register

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..ops.alignment_losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
+from ..training import DeepAdapter
 from ..training.data import Batch
-from .deep import DeepAdapter
 
 __all__ = ["DAN", "JAN", "DCORAL"]
 
@@ -65,7 +65,7 @@ class DAN(_AlignmentAdapter):
     align_logits : bool, default=True
         Also align the classifier outputs (DAN aligns fc6-fc8, the last being the logits).
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     References
     ----------
@@ -111,7 +111,7 @@ class JAN(_AlignmentAdapter):
         Kernel family of the feature layer (the softmax layer uses one kernel at the
         median heuristic).
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     References
     ----------
@@ -151,7 +151,7 @@ class DCORAL(_AlignmentAdapter):
         end of training).
     layer : {"logits", "features"}, default="logits"
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     References
     ----------

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..ops import ReversalSchedule, gradient_reverse
+from ..training import DeepAdapter
 from ..training.data import Batch
 from ..training.networks import Discriminator
-from .deep import DeepAdapter
 
 __all__ = ["DANN"]
 
@@ -45,7 +45,7 @@ class DANN(DeepAdapter):
     discriminator_hidden_sizes : sequence of int, default=(64,)
         Hidden layers of the discriminator MLP.
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     References
     ----------

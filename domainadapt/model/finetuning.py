@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from .._domain import Domain
+from ..training import DeepAdapter
 from ..training.data import ArrayData, Batch
-from .deep import DeepAdapter
 from .source_only import SourceOnly
 
 __all__ = ["FineTuning"]
@@ -112,7 +112,7 @@ class FineTuning(DeepAdapter):
     l2sp_beta : float, default=0.01
         :math:`\beta`, weight decay of the new weights.
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     Notes
     -----

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..training import DeepAdapter
 from ..training.data import Batch
 from ..training.networks import MLP
-from .deep import DeepAdapter
 
 __all__ = ["MCD", "classifier_discrepancy"]
 
@@ -41,7 +41,7 @@ class MCD(DeepAdapter):
     classifier_hidden_sizes : sequence of int, default=()
         Hidden layers of each classifier (empty: linear heads).
     **kwargs
-        Parameters of :class:`~domainadapt.model.deep.DeepAdapter`.
+        Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
     References
     ----------
