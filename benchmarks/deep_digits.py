@@ -48,13 +48,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import command_line, machine_info, provenance, write_report
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_digits.md"
 DIRECTIONS = {"M2U": ("mnist", "usps"), "U2M": ("usps", "mnist")}
@@ -226,25 +225,6 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
 
 
 # ----------------------------------------------------------------------------- report
-def _machine() -> str:
-    import torch
-
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, CPU {cpu}, {os.cpu_count()} logical cores; "
-        f"Python {platform.python_version()}, torch {torch.__version__}, "
-        f"torch threads {torch.get_num_threads()}"
-    )
-
-
 def _fmt(values: list[float], n_expected: int | None = None) -> str:
     """``mean ± std``; ``(n = k)`` is added when fewer runs than ``n_expected`` finished."""
     if not values:
@@ -428,30 +408,29 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"`{k}={v!r}`" for k, v in hyper_parameters(m, a.epochs, a.optim).items())
         for m in a.methods
     ]
-    cmd = "python benchmarks/deep_digits.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     if a.from_log is not None:
-        made = (
-            f"Rendered {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by "
-            f"`{cmd.strip()}` from the per-run lines of an earlier run: {a.log_info}"
+        made = provenance(
+            command,
+            verb="Rendered",
+            detail=f"from the per-run lines of an earlier run: {a.log_info}",
         )
-        machine = f"- Machine: {_machine()}; device `{a.device}`; {a.jobs} run(s) at a time, each "
+        machine = f"- Machine: {machine_info(a.device)}; device `{a.device}`; {a.jobs} run(s) at "
         machine += (
-            f"with {a.threads} torch thread(s) (the machine is shared; wall times are noisy)."
+            f"a time, each with {a.threads} torch thread(s) (the machine is shared; wall times "
+            "are noisy)."
         )
     else:
-        made = (
-            f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by "
-            f"`{cmd.strip()}` in {elapsed / 60:.1f} min ({len(a.seeds)} seeds: {a.seeds})."
-        )
+        made = provenance(command, seconds=elapsed, detail=f"({len(a.seeds)} seeds: {a.seeds})")
         machine = (
-            f"- Machine: {_machine()}; device `{a.device}`; {a.jobs} run(s) at a time, each with "
-            f"{a.threads} torch thread(s). Load average at start / end: "
+            f"- Machine: {machine_info(a.device)}; device `{a.device}`; {a.jobs} run(s) at a "
+            f"time, each with {a.threads} torch thread(s). Load average at start / end: "
             f"{load0[0]:.1f} / {load1[0]:.1f} (the machine is shared; wall times are noisy)."
         )
-    text = "\n".join(
+    write_report(
+        a.out,
+        "Deep domain adaptation on MNIST ↔ USPS (LeNet)",
         [
-            "# Deep domain adaptation on MNIST ↔ USPS (LeNet)",
-            "",
             made,
             "",
             machine,
@@ -486,12 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             "Where the published figures come from:",
             "",
             *SOURCES,
-            "",
-        ]
+        ],
     )
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
-    print(f"\nwritten to {a.out}")
     return 0
 
 

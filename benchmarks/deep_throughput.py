@@ -37,15 +37,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _common import command_line, machine_info, provenance, table_header, write_report
 from torch import nn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_throughput.md"
@@ -209,22 +208,6 @@ def pytorch_adapt_status() -> str:
     return f"installed ({getattr(pytorch_adapt, '__version__', '?')}) but not timed by this script"
 
 
-def _machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, CPU {cpu}, {os.cpu_count()} logical cores; "
-        f"Python {platform.python_version()}, torch {torch.__version__}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,13 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     load0 = os.getloadavg()
     started = time.time()
     rows = []
-    header = (
-        "| workload | rows / epoch | engine epoch (s) | plain epoch (s) | engine samples/s "
-        "| plain samples/s | engine / plain time | engine whole fit (s) |"
+    header = table_header(
+        ["workload", "rows / epoch", "engine epoch (s)", "plain epoch (s)", "engine samples/s",
+         "plain samples/s", "engine / plain time", "engine whole fit (s)"]
     )
-    sep = "|" + "---|" * 8
-    print(header)
-    print(sep)
+    print(*header, sep="\n")
     for w in a.workloads:
         r = time_workload(w, a)
         row = (
@@ -262,17 +243,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(row, flush=True)
     load1 = os.getloadavg()
-    cmd = "python benchmarks/deep_throughput.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    text = "\n".join(
+    write_report(
+        a.out,
+        "Training-engine overhead: one DANN epoch, engine vs plain PyTorch loop",
         [
-            "# Training-engine overhead: one DANN epoch, engine vs plain PyTorch loop",
+            provenance(command_line(__file__, argv), seconds=time.time() - started),
             "",
-            f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by "
-            f"`{cmd.strip()}` in {(time.time() - started) / 60:.1f} min.",
-            "",
-            f"- Machine: {_machine()}; device `cpu`, {a.threads} torch thread(s) on both sides.",
+            f"- Machine: {machine_info()}; device `cpu`, {a.threads} torch thread(s) on both sides.",
             f"- Load average (1 min) at start / end: {load0[0]:.1f} / {load1[0]:.1f} (the machine "
             "is shared with other jobs; both sides are measured interleaved so they see the same "
             "load).",
@@ -287,15 +264,10 @@ def main(argv: list[str] | None = None) -> int:
             "input validation and building the modules.",
             f"- pytorch-adapt: {pa}.",
             "",
-            header,
-            sep,
+            *header,
             *rows,
-            "",
-        ]
+        ],
     )
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
-    print(f"\nwritten to {a.out}")
     return 0
 
 

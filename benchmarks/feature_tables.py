@@ -55,6 +55,7 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import command_line, machine_info, provenance, write_report  # noqa: E402
 from office_caltech_coral import C_GRID, LETTER, PAIRS, subsample  # noqa: E402
 from office_caltech_coral import PAPER as CORAL_PAPER  # noqa: E402
 
@@ -495,7 +496,8 @@ def main() -> None:
     tables = {t.strip() for t in args.tables.split(",")}
     use_skada = not args.no_skada and skada_available()
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/feature_tables.py " + " ".join(sys.argv[1:])
+    command = command_line(__file__)
+    machine = f"- Machine: {machine_info()}; {args.threads} BLAS/torch thread(s)."
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # LinearSVC on tiny folds
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -503,23 +505,15 @@ def main() -> None:
         if "mnist-usps" in tables:
             start = time.perf_counter()
             text = run_mnist([m for m in methods], use_skada, args.data_home)
-            header = [
-                "# Feature-based strategies on MNIST ↔ USPS",
-                "",
-                f"Produced by `{command.strip()}` ({args.threads} thread(s); "
-                f"{time.perf_counter() - start:.0f} s).",
-                "",
-            ]
             print(text, "\n", flush=True)
-            (out / "feature_mnist_usps.md").write_text("\n".join(header) + "\n" + text + "\n")
+            write_report(
+                out / "feature_mnist_usps.md",
+                "Feature-based strategies on MNIST ↔ USPS",
+                [provenance(command, seconds=time.perf_counter() - start), "", machine, "", text],
+            )
         if "office" in tables:
-            parts = [
-                "# Feature-based strategies on Office-Caltech10 SURF",
-                "",
-                f"Produced by `{command.strip()}` ({args.threads} thread(s)). The standard "
-                f"protocol averages {args.rounds} rounds here; the papers average 20.",
-                "",
-            ]
+            start = time.perf_counter()
+            parts = []
             office = methods
             for protocol in [p.strip() for p in args.protocols.split(",") if p.strip()]:
                 acc, seconds, skada_acc, total = run_office(
@@ -528,8 +522,22 @@ def main() -> None:
                 text = office_markdown(protocol, office, acc, seconds, skada_acc, total)
                 print(text, "\n", flush=True)
                 parts += [text, ""]
-            (out / "feature_office_caltech.md").write_text("\n".join(parts))
-    print(f"written to {out}")
+            head = [
+                provenance(
+                    command,
+                    seconds=time.perf_counter() - start,
+                    detail=f"(the standard protocol averages {args.rounds} rounds here; the "
+                    "papers average 20)",
+                ),
+                "",
+                machine,
+                "",
+            ]
+            write_report(
+                out / "feature_office_caltech.md",
+                "Feature-based strategies on Office-Caltech10 SURF",
+                head + parts,
+            )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import sys
 import time
 
 import numpy as np
+from _common import command_line, machine_info, provenance, write_report
 
 #: strategy -> (max n it is run at, note)
 LIMITS = {
@@ -233,7 +234,9 @@ def main(argv=None) -> int:
     total = time.perf_counter() - t_all
     by = {(r["name"], r["n"]): r for r in rows}
     lines = [
-        f"# Instance-based strategies: n_s = n_t, d = {args.d}",
+        provenance(command_line(__file__, argv), seconds=total),
+        "",
+        f"- Machine: {machine_info()} (shared with other jobs).",
         "",
         "Every row is the strategy **with its defaults** (what `Strategy().fit(source, "
         "target)` gives, `flatten='auto'` tempering included: no estimator is passed, so "
@@ -249,7 +252,6 @@ def main(argv=None) -> int:
         "shown in 'RSS before fit'). Target MSE of `LinearRegression` trained on the source "
         "with the weights (unweighted MSE alongside). KMM objective: "
         "`0.5 w'Kw - kappa'w` (lower is better) with one shared median-heuristic bandwidth. "
-        f"Total run: {total:.0f} s on {os.cpu_count()} CPU cores (machine shared with other jobs).",
         "",
         "| strategy | settings | n | fit (s) | peak RSS (MB) | RSS before fit (MB) | "
         "flatten_ | ESS (untempered) | target MSE weighted | unweighted | KMM objective | "
@@ -308,11 +310,7 @@ def main(argv=None) -> int:
                 )
     if ratios:
         lines += ["", "Ratios against skada (same data, same run):", ""] + ratios
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    print(text)
+    print(write_report(args.out, f"Instance-based strategies: n_s = n_t, d = {args.d}", lines))
     return 0
 
 

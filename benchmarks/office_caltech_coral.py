@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import command_line, machine_info, provenance, write_report
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
@@ -132,18 +133,25 @@ def main() -> None:
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" /
                                                  "office_caltech_coral.md"))
     args = parser.parse_args()
-    parts = ["# CORAL on Office-Caltech10 SURF", "",
-             "Produced by `python benchmarks/office_caltech_coral.py` "
-             f"(--rounds {args.rounds}).", ""]
+    started = time.perf_counter()
+    parts = []
     for protocol in args.protocols:
         start = time.perf_counter()
         acc = run(protocol, args.rounds, args.data_home)
         text = table(protocol, acc, time.perf_counter() - start)
         print(text, "\n", flush=True)
         parts += [text, ""]
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text("\n".join(parts))
-    print(f"written to {args.output}")
+    head = [
+        provenance(
+            command_line(__file__),
+            seconds=time.perf_counter() - started,
+            detail=f"({args.rounds} rounds)",
+        ),
+        "",
+        f"- Machine: {machine_info()}.",
+        "",
+    ]
+    write_report(args.output, "CORAL on Office-Caltech10 SURF", head + parts)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from _common import command_line, machine_info, provenance, table_header, write_report
 
 MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
 RESULTS = Path(__file__).resolve().parent / "results" / "ops_mmd.md"
@@ -166,28 +166,6 @@ def _spawn(kind, n, d, device, repeats, block, timeout) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _machine(device: str) -> str:
-    import torch
-
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    s = (
-        f"{platform.system()} {platform.machine()}, CPU {cpu}, {os.cpu_count()} logical cores, {mem:.1f} GiB RAM; "
-        f"Python {platform.python_version()}, torch {torch.__version__}, torch threads {torch.get_num_threads()}"
-    )
-    if device == "cuda" and torch.cuda.is_available():
-        s += f", GPU {torch.cuda.get_device_name()}"
-    return s
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -229,13 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     load0 = os.getloadavg()
     started = time.time()
     rows = []
-    header = (
-        "| n = m | d | ours median (s) | ours peak extra (MiB) | direct median (s) | direct peak extra (MiB) "
-        "| speedup | ours GFLOP/s | torch.mm GFLOP/s | roofline ratio |"
+    header = table_header(
+        ["n = m", "d", "ours median (s)", "ours peak extra (MiB)", "direct median (s)",
+         "direct peak extra (MiB)", "speedup", "ours GFLOP/s", "torch.mm GFLOP/s",
+         "roofline ratio"]
     )
-    sep = "|" + "---|" * 10
-    print(header)
-    print(sep)
+    print(*header, sep="\n")
     for d in a.dims:
         mm = _spawn("mm", max(a.sizes), d, a.device, a.repeats, None, a.timeout)
         mm_small = {}
@@ -273,15 +250,13 @@ def main(argv: list[str] | None = None) -> int:
             print(row, flush=True)
     load1 = os.getloadavg()
     elapsed = time.time() - started
-    text = "\n".join(
+    write_report(
+        a.out,
+        "`domainadapt.ops.mmd` benchmark",
         [
-            "# `domainadapt.ops.mmd` benchmark",
+            provenance(command_line(__file__, argv), seconds=elapsed),
             "",
-            f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by "
-            f"`python benchmarks/ops_mmd.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
-            f"in {elapsed / 60:.1f} min.",
-            "",
-            f"- Machine: {_machine(a.device)}; device `{a.device}`.",
+            f"- Machine: {machine_info(a.device)}; device `{a.device}`.",
             f"- Load average at start / end: {load0[0]:.1f} / {load1[0]:.1f} (the machine is shared; "
             "timings under load are noisy).",
             "- Workload: MMD² with a multi-kernel Gaussian (5 bandwidths, multipliers 2^-2..2^2, fixed base "
@@ -295,15 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             "- GFLOP/s: executed matmul FLOPs of the tiled algorithm, 3 N² (d + 1), over the median time; "
             "torch.mm GFLOP/s on (N' x d) @ (d x N'), N' = min(N, 8192), same machine; roofline ratio = ours / mm.",
             "",
-            header,
-            sep,
+            *header,
             *rows,
-            "",
-        ]
+        ],
     )
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
-    print(f"\nwritten to {a.out}")
     return 0
 
 

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "_static" / "moons_dann.png"
 SETTINGS = ("paper", "wide")
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         f"setting {a.setting}, angle {a.angle:g}°, {a.epochs} epochs, {a.optimizer} lr {a.lr:g}, "
         f"batch {a.batch_size}"
     )
-    print(settings + f"; {time.perf_counter() - t0:.0f} s in all")
+    print(settings + f"; {time.perf_counter() - t0:.0f} s in all on {machine_info()}")
     for name, (m, sd) in summary.items():
         print(f"{name:12s} {a.seeds} seeds: {m:.1f} ± {sd:.1f} %  {np.round(100 * accs[name], 1)}")
     print(f"plotted seed: {shown} (closest to the means)")
