@@ -336,3 +336,58 @@ def test_cuda_fit_matches_cpu(moons):
     np.testing.assert_allclose(gpu.predict_proba(Xt), cpu.predict_proba(Xt), atol=1e-3)
     restored = pickle.loads(pickle.dumps(gpu))  # pickles through the CPU
     np.testing.assert_allclose(restored.predict_proba(Xt), cpu.predict_proba(Xt), atol=1e-3)
+
+
+def test_engine_runs_from_a_config_and_hooks_without_an_adapter(moons):
+    """The Trainer reads only its TrainConfig and the method's TrainHooks: a bare loss
+    function trains, and the per-epoch hook runs before each epoch's first batch."""
+    from domainadapt.training import TrainConfig, Trainer, TrainHooks
+    from domainadapt.training.data import ArrayData
+    from domainadapt.training.distributed import DistributedContext
+
+    Xs, ys, Xt, _ = moons
+    torch.manual_seed(0)
+    parts = nn.ModuleDict({"features": nn.Linear(2, 8), "classifier": nn.Linear(8, 2)})
+    seen = []
+
+    def logits(parts, x):
+        return parts["classifier"](torch.relu(parts["features"](x)))
+
+    def loss(parts, batch, state):
+        return nn.functional.cross_entropy(logits(parts, batch.source_x), batch.source_y), {}
+
+    def on_epoch_start(parts, state):
+        assert parts.training and state.step_in_epoch == 0
+        seen.append((state.epoch, state.step))
+
+    config = TrainConfig(n_epochs=3, batch_size=32, lr=1e-2, progress=False, name="bare")
+    hooks = TrainHooks(predict_logits=logits, loss=loss, on_epoch_start=on_epoch_start)
+    trainer = Trainer(
+        parts, ArrayData(Xs, ys), ArrayData(Xt), config=config, hooks=hooks, n_classes=2,
+        seed=0, device=torch.device("cpu"), callbacks=[], dist_ctx=DistributedContext(),
+    )
+    history = trainer.run()
+    spe = trainer.steps_per_epoch
+    assert seen == [(0, 0), (1, spe), (2, 2 * spe)]
+    assert [r["epoch"] for r in history] == [1, 2, 3] and history[-1]["loss"] < history[0]["loss"]
+    assert trainer.state_dict()["meta"]["adapter"] == "bare"
+    with pytest.raises(TypeError, match="per-step loss"):
+        TrainHooks(predict_logits=logits)
+
+
+@pytest.mark.parametrize("cls", ["DeepAdapter", "FineTuning", "ClassRelationAlignment",
+                                 "RelationalDistillation"])
+def test_fit_leaves_only_parameters_and_fitted_attributes(moons, cls):
+    """Temporary fit-time state lives in a per-fit context, never on the estimator."""
+    from domainadapt.model import FineTuning
+    from domainadapt.relation import ClassRelationAlignment, RelationalDistillation
+
+    Xs, ys, Xt, yt = moons
+    make = {"DeepAdapter": DeepAdapter, "FineTuning": partial(FineTuning, pretrain_on_source=True),
+            "ClassRelationAlignment": ClassRelationAlignment,
+            "RelationalDistillation": partial(RelationalDistillation, teacher_hidden_sizes=(8,))}
+    y_partial = np.where(np.arange(len(yt)) < 20, yt, -1)
+    m = make[cls](n_epochs=2, random_state=0, **FAST).fit((Xs, ys), (Xt, y_partial))
+    params = set(m.get_params(deep=False))
+    extra = [k for k in vars(m) if k not in params and not k.endswith("_")]
+    assert extra == []
