@@ -48,7 +48,7 @@ def test_can_beats_source_only_on_shifted_blobs():
     base = _accuracy(lambda s: SourceOnly(random_state=s, **TRAIN))
     can = _accuracy(lambda s: ClassRelationAlignment(random_state=s, **TRAIN))
     assert base < 0.82  # the shift hurts
-    assert can > base + 0.06, (can, base)  # measured: 0.917 vs 0.777 (seeds 0, 1)
+    assert can > base + 0.06, (can, base)  # measured: 0.897 vs 0.777 (seeds 0, 1)
 
 
 def test_spherical_kmeans_fixed_point():
