@@ -26,8 +26,8 @@ class Domain:
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Features: a NumPy array, a torch tensor, a pandas DataFrame or a
-        (nested) list. Images may keep extra trailing dimensions
+        Features: a NumPy array, a torch tensor, a pandas DataFrame, a
+        SciPy sparse matrix or a (nested) list. Images may keep extra trailing dimensions
         (``(n, C, H, W)``) for deep strategies; shallow strategies ask for 2-D.
     y : array-like of shape (n_samples,), optional
         Labels. For a target domain, rows equal to ``-1`` (integer labels) or

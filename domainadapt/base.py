@@ -26,6 +26,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from ._domain import SOURCE, Domain
+from ._sparse import densify, is_sparse, n_rows, vstack_rows
 from ._tempering import (
     FLATTEN_GRID,
     check_flatten,
@@ -34,9 +35,12 @@ from ._tempering import (
     temper_weights,
 )
 from .validation import (
+    check_feature_names,
     check_features,
     check_sample_domain,
     check_source_target,
+    feature_names_checked,
+    fit_feature_names,
     split_sample_domain,
     target_rows_to_score,
 )
@@ -60,6 +64,9 @@ class BaseAdapter(BaseEstimator):
     family: str = "base"
     #: Whether X may keep image dimensions (deep strategies).
     _allow_nd: bool = False
+    #: Whether the strategy works on a SciPy sparse X as it is (kept as CSR); the
+    #: others densify it with a warning, or refuse it above ``_sparse.DENSIFY_LIMIT``.
+    _accept_sparse: bool = False
 
     # Request sample_domain by default when metadata routing is enabled.
     __metadata_request__fit = {"sample_domain": True}  # noqa: RUF012
@@ -93,18 +100,42 @@ class BaseAdapter(BaseEstimator):
     def _validate_fit_input(
         self, source: Any, target: Any, sample_domain: Any
     ) -> tuple[Domain, Domain]:
+        """Validated domains; sets (or removes) ``feature_names_in_`` as scikit-learn."""
+        names = fit_feature_names(source, target, sample_domain)
+        kw = {
+            "allow_nd": self._allow_nd,
+            "accept_sparse": self._accept_sparse,
+            "owner": type(self).__name__,
+        }
         if sample_domain is not None:
-            source, target = split_sample_domain(
-                source, target, sample_domain, allow_nd=self._allow_nd
-            )
-        return check_source_target(source, target, allow_nd=self._allow_nd)
+            source, target = split_sample_domain(source, target, sample_domain, **kw)
+        domains = check_source_target(source, target, **kw)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif "feature_names_in_" in self.__dict__:
+            del self.feature_names_in_
+        return domains
 
     def _fit(self, source: Domain, target: Domain) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
+    def _check_X(self, X: Any, name: str = "X", *, accept_sparse: bool | None = None) -> Any:
+        """Validate rows passed after ``fit``: feature names, then values and width.
+
+        ``accept_sparse`` overrides the class's ``_accept_sparse`` (a method of a
+        sparse-capable strategy that needs dense rows passes False).
+        """
         check_is_fitted(self, "n_features_in_")
-        arr = check_features(X, name, allow_nd=self._allow_nd)
+        check_feature_names(
+            X, getattr(self, "feature_names_in_", None), owner=type(self).__name__, name=name
+        )
+        arr = check_features(
+            X,
+            name,
+            allow_nd=self._allow_nd,
+            accept_sparse=self._accept_sparse if accept_sparse is None else accept_sparse,
+            owner=type(self).__name__,
+        )
         n_feat = int(np.prod(arr.shape[1:]))
         if n_feat != self.n_features_in_:
             raise ValueError(
@@ -190,7 +221,8 @@ class _PredictorMixin:
         X, y, sample_domain, sample_weight = target_rows_to_score(
             self._check_X(X), y, sample_domain, sample_weight
         )
-        pred = self.predict(X, sample_domain=sample_domain)
+        with feature_names_checked():  # X is now a validated array without names
+            pred = self.predict(X, sample_domain=sample_domain)
         if is_regressor(self):
             return float(r2_score(y, pred, sample_weight=sample_weight))
         return float(accuracy_score(y, pred, sample_weight=sample_weight))
@@ -242,14 +274,36 @@ class InstanceAdapter(_PredictorMixin, BaseAdapter):
     classes_ = property(_estimator_classes)
     #: Warn when the effective sample size falls below this fraction of n.
     _ess_warning_fraction = 0.1
+    #: A sparse X stays sparse: the downstream estimator gets it with ``sample_weight``.
+    _accept_sparse = True
+    #: Whether ``_fit_weights`` works on sparse rows; if not, it gets a dense copy
+    #: (with the densify warning, or a ValueError above the size limit).
+    _sparse_weights = False
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def _weight_domains(self, source: Domain, target: Domain) -> tuple[Domain, Domain]:
+        """The domains ``_fit_weights`` sees: dense copies of sparse rows unless the
+        strategy computes its weights on sparse rows (``_sparse_weights``)."""
+        if self._sparse_weights or not (is_sparse(source.X) or is_sparse(target.X)):
+            return source, target
+        owner = type(self).__name__
+
+        def dense(dom: Domain, name: str) -> Domain:
+            if not is_sparse(dom.X):
+                return dom
+            return Domain(densify(dom.X, f"{name} X", owner), dom.y, dom.sample_weight,
+                          dom.name, labelled=dom.labelled)
+
+        return dense(source, "source"), dense(target, "target")
+
     def _fit(self, source: Domain, target: Domain) -> None:
         flatten = check_flatten(getattr(self, "flatten", 1.0))  # before the costly ratio fit
-        weights = np.asarray(self._fit_weights(source, target), dtype=np.float64).reshape(-1)
-        if weights.shape != (len(source.X),) or not np.all(np.isfinite(weights)):
+        weights = np.asarray(
+            self._fit_weights(*self._weight_domains(source, target)), dtype=np.float64
+        ).reshape(-1)
+        if weights.shape != (n_rows(source.X),) or not np.all(np.isfinite(weights)):
             raise RuntimeError(
                 f"{type(self).__name__} produced invalid weights (shape {weights.shape}, "
                 f"finite={bool(np.all(np.isfinite(weights)))}); please report this."
@@ -335,7 +389,7 @@ def labelled_training_rows(
         w = source.sample_weight if w is None else w * source.sample_weight
     if target.y is not None and target.labelled.any():
         X_t = target.X[target.labelled]
-        X = np.concatenate([X, X_t if adapt_target is None else adapt_target(X_t)])
+        X = vstack_rows([X, X_t if adapt_target is None else adapt_target(X_t)])
         y = np.concatenate([y, target.y[target.labelled]])
         if w is not None:
             w = np.concatenate([w, np.ones(int(target.labelled.sum()))])
@@ -406,7 +460,7 @@ class FeatureAdapter(_PredictorMixin, BaseAdapter):
         """
         X = self._check_X(X)
         if sample_domain is not None:
-            sd = check_sample_domain(sample_domain, len(X))
+            sd = check_sample_domain(sample_domain, n_rows(X))
             is_source = sd == SOURCE
             parts = {}
             if is_source.any():
@@ -414,7 +468,7 @@ class FeatureAdapter(_PredictorMixin, BaseAdapter):
             if (~is_source).any():
                 parts["target"] = self._transform(X[~is_source], "target")
             first = next(iter(parts.values()))
-            out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
+            out = np.empty((n_rows(X),) + first.shape[1:], dtype=first.dtype)
             if "source" in parts:
                 out[is_source] = parts["source"]
             if "target" in parts:
@@ -438,7 +492,8 @@ class FeatureAdapter(_PredictorMixin, BaseAdapter):
 
     def _predict_features(self, X: np.ndarray, sample_domain: Any) -> np.ndarray:
         if sample_domain is not None:
-            return self.transform(X, sample_domain=sample_domain)
+            with feature_names_checked():  # X: rows validated by the caller
+                return self.transform(X, sample_domain=sample_domain)
         return self._transform(X, "target")
 
 

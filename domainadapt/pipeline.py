@@ -11,11 +11,15 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from ._domain import SOURCE, TARGET, Domain
+from ._sparse import n_rows
 from .base import InstanceAdapter, _fit_with_weights, is_adapter
 from .validation import (
+    check_feature_names,
     check_features,
     check_sample_domain,
     check_source_target,
+    feature_names_checked,
+    fit_feature_names,
     stack_domains,
     target_rows_to_score,
 )
@@ -44,7 +48,30 @@ class DAPipeline(Pipeline):
     ``cross_val_score`` (passing ``params={"sample_domain": sd}``) work as for a
     plain pipeline; with metadata routing enabled, ``sample_domain`` is
     requested by default.
+
+    Like a scikit-learn estimator, it records the string column names of a
+    DataFrame passed to ``fit`` in ``feature_names_in_`` (source and target must
+    agree), refuses rows with other names or order at ``predict``/``transform``/
+    ``score`` and warns when names appear or disappear. SciPy sparse rows are
+    passed to the steps as CSR; each step keeps them sparse or densifies them.
     """
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """String column names of the DataFrame(s) ``fit`` got (absent after arrays)."""
+        names = self.__dict__.get("_fitted_feature_names")
+        if names is None:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute 'feature_names_in_'"
+            )
+        return names
+
+    def _check_input(self, X: Any) -> Any:
+        """Validate rows after ``fit``: their feature names, then their values."""
+        check_feature_names(
+            X, self.__dict__.get("_fitted_feature_names"), owner=type(self).__name__
+        )
+        return check_features(X, "X", accept_sparse=True, owner=type(self).__name__)
 
     # ---------------------------------------------------------------- steps
     def _check_steps(self) -> None:
@@ -101,7 +128,9 @@ class DAPipeline(Pipeline):
                 f"DAPipeline.fit got unexpected parameters {sorted(params)}; only "
                 "sample_domain is routed."
             )
+        names = fit_feature_names(X, y, sample_domain)
         X, y, sd = self._to_stacked(X, y, sample_domain)
+        self._fitted_feature_names = names
         labelled = sd != TARGET
         Xt = X
         weights: np.ndarray | None = None
@@ -129,7 +158,7 @@ class DAPipeline(Pipeline):
             else:
                 w = None
                 if weights is not None:
-                    w = np.ones(len(Xt))
+                    w = np.ones(n_rows(Xt))
                     w[sd == SOURCE] = weights
                     w = w[labelled]
                 _fit_with_weights(final, Xt[labelled], y[labelled], w)
@@ -138,26 +167,27 @@ class DAPipeline(Pipeline):
     def _to_stacked(self, X: Any, y: Any, sample_domain: Any):
         if sample_domain is None:
             if isinstance(X, (Domain, tuple)) and y is not None:
-                src, tgt = check_source_target(X, y)
+                src, tgt = check_source_target(X, y, accept_sparse=True)
                 return stack_domains(src, tgt)
             raise ValueError(
                 "DAPipeline.fit needs sample_domain= (one of 'source', 'target', "
                 "'target_labelled' per row), or the fit(source, target) form."
             )
-        X = check_features(X, "X")
-        sd = check_sample_domain(sample_domain, len(X))
+        X = check_features(X, "X", accept_sparse=True)
+        n = n_rows(X)
+        sd = check_sample_domain(sample_domain, n)
         if y is None:
             raise ValueError("y is None: the source rows must be labelled.")
         y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} entries but X has {n} rows.")
         if not (sd == SOURCE).any() or (sd == SOURCE).all():
             raise ValueError("sample_domain must mark both source and target rows.")
         return X, y, sd
 
     # ------------------------------------------------------------ inference
     def _transform_rows(self, X: Any, sample_domain: Any) -> np.ndarray:
-        Xt = check_features(X, "X")
+        Xt = self._check_input(X)
         for _, step in self._intermediate_steps():
             if isinstance(step, InstanceAdapter):
                 continue
@@ -200,9 +230,10 @@ class DAPipeline(Pipeline):
               **params: Any) -> float:
         """Accuracy (or R²) on target rows; with ``sample_domain``, only target rows are scored."""
         X, y, sample_domain, sample_weight = target_rows_to_score(
-            check_features(X, "X"), y, sample_domain, sample_weight
+            self._check_input(X), y, sample_domain, sample_weight
         )
-        pred = self.predict(X, sample_domain=sample_domain)
+        with feature_names_checked():  # X is now a validated array without names
+            pred = self.predict(X, sample_domain=sample_domain)
         if is_regressor(self):
             return float(r2_score(y, pred, sample_weight=sample_weight))
         return float(accuracy_score(y, pred, sample_weight=sample_weight))

@@ -21,7 +21,7 @@ from .._linalg import coral_map
 from .._utils import check_int
 from ..base import BaseAdapter, _fit_with_weights
 from ..exceptions import NotApplicableWarning
-from ..validation import check_sample_domain, target_rows_to_score
+from ..validation import check_sample_domain, feature_names_checked, target_rows_to_score
 
 __all__ = ["LabelPropagation", "spread_labels", "symmetric_normalize"]
 
@@ -526,7 +526,8 @@ class LabelPropagation(BaseAdapter):
         X, y, sample_domain, sample_weight = target_rows_to_score(
             self._check_X(X), y, sample_domain, sample_weight
         )
-        pred = self.predict(X, sample_domain=sample_domain)
+        with feature_names_checked():  # X is now a validated array without names
+            pred = self.predict(X, sample_domain=sample_domain)
         return float(accuracy_score(y, pred, sample_weight=sample_weight))
 
 

@@ -1,0 +1,98 @@
+"""Sparse feature matrices (``scipy.sparse``): row helpers and the densify rule.
+
+Strategies that can work on a sparse matrix without densifying it (instance
+weighting, mSDA) keep it sparse; every other strategy densifies it with a
+``UserWarning`` when the dense copy has at most :data:`DENSIFY_LIMIT` values, and
+refuses it with a ``ValueError`` that says what to do above that.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["DENSIFY_LIMIT", "densify", "is_sparse", "n_rows", "vstack_rows"]
+
+#: Largest dense copy (number of values) a strategy that needs dense input makes
+#: of a sparse matrix; about 0.8 GB in float64.
+DENSIFY_LIMIT = 10**8
+
+
+def is_sparse(X: Any) -> bool:
+    """Whether ``X`` is a SciPy sparse matrix or array (``spmatrix`` or ``sparray``)."""
+    return sp.issparse(X)
+
+
+def n_rows(X: Any) -> int:
+    """Number of rows of an array, tensor or sparse matrix (``len`` fails on sparse)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(X)
+
+
+def vstack_rows(parts: Sequence[Any]) -> Any:
+    """Stack row blocks: a CSR matrix when any block is sparse, else a NumPy array."""
+    if any(sp.issparse(p) for p in parts):
+        return sp.vstack([p if sp.issparse(p) else sp.csr_matrix(p) for p in parts]).tocsr()
+    return np.concatenate(parts)
+
+
+def densify(X: Any, name: str, owner: str | None, *, limit: int | None = None) -> np.ndarray:
+    """Dense copy of the sparse matrix ``X`` for a strategy that needs dense input.
+
+    Parameters
+    ----------
+    X : scipy sparse matrix or array
+    name : str
+        How the argument is named in messages (``"source X"``).
+    owner : str, optional
+        The strategy that needs dense input (its class name).
+    limit : int, optional
+        Largest dense copy allowed, in values; default :data:`DENSIFY_LIMIT`.
+
+    Returns
+    -------
+    ndarray of shape X.shape
+
+    Raises
+    ------
+    ValueError
+        The dense copy would hold more than ``limit`` values.
+
+    Warns
+    -----
+    UserWarning
+        Every time a copy is made, with its size and how to avoid it.
+    """
+    limit = DENSIFY_LIMIT if limit is None else limit
+    who = owner or "This step"
+    n, d = X.shape
+    size = int(n) * int(d)
+    dtype = X.dtype if X.dtype == np.float32 else np.float64
+    mb = size * np.dtype(dtype).itemsize / 1e6
+    density = X.nnz / size if size else 0.0
+    desc = (
+        f"{name} is a sparse {X.format.upper()} matrix of shape ({n}, {d}) "
+        f"({density:.1%} non-zero)"
+    )
+    sparse_ok = "an instance-weighting strategy or mSDA, which keep it sparse"
+    if size > limit:
+        raise ValueError(
+            f"{who} needs dense input, but {desc} and its dense copy would hold {size:,} "
+            f"values ({mb:,.1f} MB), above the limit of {limit:,}. Reduce the dimension "
+            "first, e.g. make_da_pipeline(TruncatedSVD(n_components=100), "
+            f"{who}(...), LogisticRegression()), or use {sparse_ok}."
+        )
+    warnings.warn(
+        f"{who} needs dense input: {desc}, densified to {size:,} values ({mb:,.1f} MB). "
+        "To avoid the copy, reduce the dimension first (e.g. TruncatedSVD(n_components=100)) "
+        f"or use {sparse_ok}; pass X.toarray() yourself to silence this warning.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return X.toarray().astype(dtype, copy=False)
