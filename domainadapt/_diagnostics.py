@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["NEIGHBOUR_RATIO_MIN", "SMOOTH_RATIO_MIN", "neighbour_label_ratio"]
 
@@ -43,12 +44,15 @@ def neighbour_label_ratio(
     from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
     from sklearn.neighbors import KNeighborsClassifier
 
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    if sp.issparse(X):  # both classifiers below take CSR rows
+        X = X.tocsr().astype(np.float64)
+    else:
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y)
     _, counts = np.unique(y, return_counts=True)
     if len(counts) < 2 or counts.min() < 3:
         return float("nan")
-    if len(X) > max_rows:
+    if X.shape[0] > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y,
                                       random_state=random_state)
         _, counts = np.unique(y, return_counts=True)

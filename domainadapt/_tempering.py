@@ -41,10 +41,13 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils.multiclass import type_of_target
+
+from ._sparse import n_rows, vstack_rows
 
 __all__ = [
     "FLATTEN_GRID",
@@ -158,7 +161,7 @@ def select_flattening(
         IWCV estimates of the target risk.
     std_errors : ndarray of shape (len(grid),)
     """
-    X = np.asarray(X).reshape(len(X), -1)
+    X = X.tocsr() if sp.issparse(X) else np.asarray(X).reshape(len(X), -1)
     y = np.asarray(y)
     w = np.asarray(weights, dtype=np.float64)
     n = len(w)
@@ -179,10 +182,13 @@ def select_flattening(
             losses = np.empty(n)
             for train, held in folds:
                 Xtr, ytr, wtr = X[train], y[train], wl[train]
-                if extra_X is not None and len(extra_X):
-                    Xtr = np.concatenate([Xtr, extra_X.reshape(len(extra_X), -1)])
+                if extra_X is not None and n_rows(extra_X):
+                    n_extra = n_rows(extra_X)
+                    if not sp.issparse(extra_X):
+                        extra_X = extra_X.reshape(n_extra, -1)
+                    Xtr = vstack_rows([Xtr, extra_X])
                     ytr = np.concatenate([ytr, extra_y])
-                    wtr = np.concatenate([wtr, np.ones(len(extra_X))])
+                    wtr = np.concatenate([wtr, np.ones(n_extra)])
                 model = _fit(clone(base), Xtr, ytr, wtr)
                 pred = model.predict(X[held])
                 if regression:

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .._domain import Domain
+from .._sparse import is_sparse, vstack_rows
 from ..base import InstanceAdapter
 
 
@@ -42,7 +43,8 @@ class ClassifierDensityRatio(InstanceAdapter):
     Parameters
     ----------
     domain_classifier : classifier with ``predict_proba``, optional
-        Default: ``StandardScaler`` + ``LogisticRegression``.
+        Default: ``StandardScaler`` + ``LogisticRegression`` (``StandardScaler(with_mean=False)``
+        on sparse rows, which stay sparse).
     cv : int or None, default=5
         Source weights come from out-of-fold probabilities (a classifier never
         scores rows it was trained on, which would overfit the ratio). ``None``
@@ -99,9 +101,12 @@ class ClassifierDensityRatio(InstanceAdapter):
         self.estimator = estimator
         self.random_state = random_state
 
-    def _make_classifier(self) -> Any:
-        if self.domain_classifier is None:
-            return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    _sparse_weights = True  # the domain classifier takes CSR rows
+
+    def _make_classifier(self, sparse: bool = False) -> Any:
+        if self.domain_classifier is None:  # centring would densify sparse rows
+            scaler = StandardScaler(with_mean=not sparse)
+            return make_pipeline(scaler, LogisticRegression(max_iter=1000))
         if not hasattr(self.domain_classifier, "predict_proba"):
             raise TypeError(
                 "domain_classifier must have predict_proba (a probabilistic classifier); "
@@ -120,18 +125,21 @@ class ClassifierDensityRatio(InstanceAdapter):
             raise ValueError(f"max_weight must be > 1 (weights have mean 1); got {self.max_weight!r}.")
         if self.cv is not None and (not isinstance(self.cv, (int, np.integer)) or self.cv < 2):
             raise ValueError(f"cv must be None or an integer >= 2; got {self.cv!r}.")
-        n_s, n_t = len(source.X), len(target.X)
-        X = np.concatenate([source.X, target.X]).reshape(n_s + n_t, -1)
+        n_s, n_t = source.X.shape[0], target.X.shape[0]
+        X = vstack_rows([source.X, target.X])
+        sparse = is_sparse(X)
+        if not sparse:
+            X = X.reshape(n_s + n_t, -1)
         d = np.r_[np.zeros(n_s, dtype=int), np.ones(n_t, dtype=int)]
         self._prior = n_s / n_t
-        self.domain_classifier_ = self._make_classifier().fit(X, d)
+        self.domain_classifier_ = self._make_classifier(sparse).fit(X, d)
         n_splits = None if self.cv is None else min(int(self.cv), n_s, n_t)
         if n_splits is None or n_splits < 2:
             proba_all = self.domain_classifier_.predict_proba(X)[:, 1]
         else:
             folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
             proba_all = cross_val_predict(
-                self._make_classifier(), X, d, cv=folds, method="predict_proba"
+                self._make_classifier(sparse), X, d, cv=folds, method="predict_proba"
             )[:, 1]
         proba = proba_all[:n_s]
         self.domain_auc_ = float(roc_auc_score(d, proba_all))
@@ -154,4 +162,6 @@ class ClassifierDensityRatio(InstanceAdapter):
         Untempered: ``weights_`` follow the ratio to the power ``flatten_``.
         """
         X = self._check_X(X)
-        return self._ratio(self.domain_classifier_.predict_proba(X.reshape(len(X), -1))[:, 1])
+        if not is_sparse(X):
+            X = X.reshape(len(X), -1)
+        return self._ratio(self.domain_classifier_.predict_proba(X)[:, 1])

@@ -164,5 +164,5 @@ class KLIEP(InstanceAdapter):
     def compute_weights(self, X: Any) -> np.ndarray:
         """The fitted ratio :math:`\\hat w(x)` at new rows (not normalised, not tempered:
         ``weights_`` follow it to the power ``flatten_``)."""
-        X = flatten(self._check_X(X))
+        X = flatten(self._check_X(X, accept_sparse=False))
         return gaussian_kernel(X, self.centers_, self.bandwidth_) @ self.alpha_

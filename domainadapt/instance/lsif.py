@@ -194,7 +194,7 @@ class RuLSIF(InstanceAdapter):
     def compute_weights(self, X: Any) -> np.ndarray:
         """The fitted (relative) ratio at new rows, clipped at 0 (not normalised, not
         tempered: ``weights_`` follow it to the power ``flatten_``)."""
-        X = flatten(self._check_X(X))
+        X = flatten(self._check_X(X, accept_sparse=False))
         return np.maximum(gaussian_kernel(X, self.centers_, self.bandwidth_) @ self.theta_, 0.0)
 
 

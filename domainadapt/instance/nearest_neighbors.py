@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from .._domain import Domain
+from .._sparse import is_sparse
 from .._utils import check_positive, flatten
 from ..base import InstanceAdapter
 
@@ -69,11 +70,15 @@ class NearestNeighborWeighting(InstanceAdapter):
         self.flatten = flatten
         self.estimator = estimator
 
+    _sparse_weights = True  # NearestNeighbors searches CSR rows (brute force)
+
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
         smoothing = check_positive("smoothing", self.smoothing, allow_zero=True)
-        Xs, Xt = flatten(source.X), flatten(target.X)
+        Xs, Xt = source.X, target.X
+        if not (is_sparse(Xs) or is_sparse(Xt)):
+            Xs, Xt = flatten(Xs), flatten(Xt)
         nn = NearestNeighbors(n_neighbors=1, metric=self.metric, n_jobs=self.n_jobs).fit(Xs)
         idx = nn.kneighbors(Xt, return_distance=False)[:, 0]
-        counts = np.bincount(idx, minlength=len(Xs)).astype(np.float64)
+        counts = np.bincount(idx, minlength=Xs.shape[0]).astype(np.float64)
         self.counts_ = counts
         return counts + smoothing

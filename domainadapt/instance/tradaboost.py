@@ -10,6 +10,7 @@ from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression
 
 from .._domain import Domain
+from .._sparse import is_sparse, vstack_rows
 from .._utils import check_int
 from ..base import InstanceAdapter, _fit_with_weights
 
@@ -25,10 +26,11 @@ class _WeightedVote:
         self.classes_ = classes
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        votes = np.zeros((len(X), len(self.classes_)))
+        n = X.shape[0]  # len() fails on sparse rows
+        votes = np.zeros((n, len(self.classes_)))
         for est, a in zip(self.estimators_, self.alphas_):
             pred = np.searchsorted(self.classes_, est.predict(X))
-            votes[np.arange(len(X)), pred] += a
+            votes[np.arange(n), pred] += a
         total = votes.sum(1, keepdims=True)
         return np.where(
             total > 0, votes / np.where(total > 0, total, 1.0), 1.0 / len(self.classes_)
@@ -114,12 +116,14 @@ class TrAdaBoost(InstanceAdapter):
                 "labels (unlabelled rows -1) or a Domain with labels; target has none."
             )
         base = self._base()
-        Xs = source.X.reshape(len(source.X), -1)
-        Xt = target.X[target.labelled].reshape(int(target.labelled.sum()), -1)
+        Xs, Xt = source.X, target.X[target.labelled]
+        if not is_sparse(Xs):  # the base estimator gets sparse rows as they are
+            Xs = Xs.reshape(Xs.shape[0], -1)
+            Xt = Xt.reshape(Xt.shape[0], -1)
         ys, yt = source.y, target.y[target.labelled]
-        X, y = np.concatenate([Xs, Xt]), np.concatenate([ys, yt])
+        X, y = vstack_rows([Xs, Xt]), np.concatenate([ys, yt])
         classes = np.unique(y)
-        n, m = len(Xs), len(Xt)
+        n, m = Xs.shape[0], Xt.shape[0]
         w = np.ones(n + m)
         if source.sample_weight is not None:
             w[:n] = np.asarray(source.sample_weight, dtype=np.float64)

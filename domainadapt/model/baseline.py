@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from .._domain import Domain
+from .._sparse import is_sparse
 from ..base import ModelAdapter, _fit_with_weights, labelled_training_rows
 
 
@@ -21,7 +22,15 @@ class NoAdaptation(ModelAdapter):
     Parameters
     ----------
     estimator : estimator, default=LogisticRegression(max_iter=1000)
+
+    Notes
+    -----
+    SciPy sparse rows (word counts, TF-IDF) are passed to the estimator as CSR,
+    as a plain scikit-learn model would get them.
     """
+
+    #: The estimator gets sparse rows as they are.
+    _accept_sparse = True
 
     def __init__(self, estimator: Any = None):
         self.estimator = estimator
@@ -29,4 +38,6 @@ class NoAdaptation(ModelAdapter):
     def _fit(self, source: Domain, target: Domain) -> None:
         est = LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
         X, y, w = labelled_training_rows(source, target)
-        self.estimator_ = _fit_with_weights(clone(est), X.reshape(len(X), -1), y, w)
+        if not is_sparse(X):
+            X = X.reshape(len(X), -1)
+        self.estimator_ = _fit_with_weights(clone(est), X, y, w)
