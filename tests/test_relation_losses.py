@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from domainadapt.ops import mmd
-from domainadapt.relation.losses import (
+from domainadapt.relation import (
     ContrastiveDomainDiscrepancyLoss,
     RKDAngleLoss,
     RKDDistanceLoss,
