@@ -126,8 +126,8 @@ def worker(name: str, n: int, d: int, seed: int) -> dict:
     import torch
     from sklearn.linear_model import LinearRegression
 
+    from domainadapt._kernels import median_bandwidth
     from domainadapt.datasets import make_gaussian_shift
-    from domainadapt.instance._utils import median_bandwidth
     from domainadapt.instance.kmm import kmm_objective
 
     warnings.simplefilter("ignore")

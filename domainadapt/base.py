@@ -53,6 +53,16 @@ def is_adapter(obj: Any) -> bool:
     return isinstance(obj, BaseAdapter)
 
 
+def accepts_sample_domain(obj: Any) -> bool:
+    """Whether ``obj``'s ``predict``/``score`` take ``sample_domain=``.
+
+    True for domainadapt strategies and for estimators that declare it with a
+    ``_accepts_sample_domain = True`` class attribute (``DAPipeline``), so the
+    layers below ``pipeline`` can recognise a pipeline without importing it.
+    """
+    return is_adapter(obj) or bool(getattr(type(obj), "_accepts_sample_domain", False))
+
+
 class BaseAdapter(BaseEstimator):
     """Base class of every domain-adaptation strategy.
 

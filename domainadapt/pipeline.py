@@ -56,6 +56,10 @@ class DAPipeline(Pipeline):
     passed to the steps as CSR; each step keeps them sparse or densifies them.
     """
 
+    #: predict/score take ``sample_domain=`` (see ``base.accepts_sample_domain``).
+    _accepts_sample_domain = True
+
+
     @property
     def feature_names_in_(self) -> np.ndarray:
         """String column names of the DataFrame(s) ``fit`` got (absent after arrays)."""

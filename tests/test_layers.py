@@ -53,10 +53,6 @@ SHARED_LAYER = 1
 #: exist (test_pending_edges_still_exist), so a fixed edge cannot stay allowed.
 PENDING: frozenset[tuple[str, str]] = frozenset(
     {
-        # selection/ was outside the change that added this test: scorers.py imports
-        # DAPipeline (layer 5) to recognise pipelines; the check belongs below
-        # selection (e.g. an is_pipeline helper in base) or pipeline must move down.
-        ("domainadapt.selection.scorers", "domainadapt.pipeline"),
     }
 )
 

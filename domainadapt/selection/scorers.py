@@ -32,7 +32,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from .._domain import SOURCE, TARGET, TARGET_LABELLED
-from ..base import is_adapter
+from ..base import accepts_sample_domain
 from ..validation import check_features, check_sample_domain
 
 __all__ = [
@@ -61,9 +61,7 @@ _NO_DOMAIN = (
 
 
 def _accepts_domain(estimator: Any) -> bool:
-    from ..pipeline import DAPipeline
-
-    return is_adapter(estimator) or isinstance(estimator, DAPipeline)
+    return accepts_sample_domain(estimator)
 
 
 def _call(estimator: Any, method: str, X: np.ndarray, sample_domain: np.ndarray) -> np.ndarray:
