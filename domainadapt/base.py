@@ -77,6 +77,10 @@ class BaseAdapter(BaseEstimator):
     #: Whether the strategy works on a SciPy sparse X as it is (kept as CSR); the
     #: others densify it with a warning, or refuse it above ``_sparse.DENSIFY_LIMIT``.
     _accept_sparse: bool = False
+    #: Allowed values of each constructor parameter (scikit-learn's declarative
+    #: validation), checked once at the start of ``fit`` by ``_validate_params``.
+    #: Subclasses extend their parent's: ``{**Parent._parameter_constraints, ...}``.
+    _parameter_constraints: dict = {}  # noqa: RUF012
 
     # Request sample_domain by default when metadata routing is enabled.
     __metadata_request__fit = {"sample_domain": True}  # noqa: RUF012
@@ -102,6 +106,7 @@ class BaseAdapter(BaseEstimator):
         -------
         self
         """
+        self._validate_params()
         src, tgt = self._validate_fit_input(source, target, sample_domain)
         self.n_features_in_ = int(np.prod(src.X.shape[1:]))
         self._fit(src, tgt)

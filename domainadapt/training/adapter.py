@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from torch import Tensor, nn
 
 from .._domain import SOURCE, Domain
@@ -53,6 +56,7 @@ from .distributed import distributed_context
 from .engine import Trainer, default_source_loss
 from .hooks import FitContext, TrainHooks, TrainState
 from .inference import NetworkInferenceMixin
+from .optim import LR_SCHEDULES, OPTIMIZERS
 from .persistence import PersistenceMixin
 from .settings import (
     check_deep_params,
@@ -212,6 +216,35 @@ class DeepAdapter(NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, 
     """
 
     _allow_nd = True
+
+    _parameter_constraints: dict = {
+        **ModelAdapter._parameter_constraints,
+        "network": [callable, None],
+        "hidden_sizes": ["array-like"],
+        "dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "standardize": ["boolean", StrOptions({"auto"})],
+        "n_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "momentum": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({s for s in LR_SCHEDULES if s is not None}), None],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "device": [str, torch.device],
+        "mixed_precision": ["boolean"],
+        "callbacks": [list, tuple, None],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left"), None],
+        "resume": [bool, StrOptions({"auto"})],
+        "progress": ["boolean", None],
+        "num_workers": [Interval(Integral, 0, None, closed="left")],
+        "n_classes": [Interval(Integral, 2, None, closed="left"), None],
+        "estimator": [HasMethods(["fit"]), None],
+        "distributed": ["boolean", StrOptions({"auto"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -388,6 +421,7 @@ class DeepAdapter(NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, 
         -------
         self
         """
+        self._validate_params()
         if is_torch_data(source) or is_torch_data(target):
             if sample_domain is not None:
                 raise ValueError("sample_domain cannot be used with Dataset/DataLoader inputs.")

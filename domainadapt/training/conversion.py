@@ -20,7 +20,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from .._domain import Domain
-from .._utils import check_int
 from ..validation import check_domain
 from .data import ArrayData, DatasetData, LoaderData, _check_labels
 
@@ -161,7 +160,7 @@ def resolve_n_classes(source: Data, n_classes: int | None) -> int:
     labels are checked against it), else one more than the largest source label."""
     labels = _scan_labels(source, n_classes)
     if n_classes is not None:
-        n = check_int("n_classes", n_classes, 2)
+        n = int(n_classes)  # >= 2: declared in DeepAdapter._parameter_constraints
     elif labels is not None:
         n = int(labels.max()) + 1
     else:  # pragma: no cover - _scan_labels returns labels when n_classes is None

@@ -12,14 +12,11 @@ import numbers
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from .._utils import check_int, check_positive
 from .data import LoaderData
 from .hooks import TrainConfig
-from .optim import LR_SCHEDULES, OPTIMIZERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .adapter import DeepAdapter
@@ -101,40 +98,16 @@ def make_train_config(adapter: DeepAdapter, n_epochs: int) -> TrainConfig:
 
 
 def check_deep_params(adapter: DeepAdapter) -> None:
-    """Check the parameters every deep adapter shares (``ValueError`` / ``TypeError``)."""
+    """Check the combinations of parameters every deep adapter shares.
+
+    Each parameter's own range is declared in ``DeepAdapter._parameter_constraints``
+    (checked when ``fit`` starts); what is left here relates two parameters.
+    """
     a = adapter
-    if a.dropout != "auto" and (
-        isinstance(a.dropout, bool) or not isinstance(a.dropout, numbers.Real)
-        or not 0 <= a.dropout < 1
-    ):
-        raise ValueError(f"dropout must be 'auto' or a float in [0, 1); got {a.dropout!r}.")
-    if not (a.standardize == "auto" or isinstance(a.standardize, (bool, np.bool_))):
-        raise ValueError(f"standardize must be 'auto', True or False; got {a.standardize!r}.")
     if a.standardize != "auto" and bool(a.standardize) and a.network is not None:
         raise ValueError(
             "standardize=True applies to the default MLP only (network=None); a custom "
             "network normalises its own inputs."
         )
-    check_int("batch_size", a.batch_size, 1)
-    if a.n_epochs is not None:
-        check_int("n_epochs", a.n_epochs, 1)
-    check_positive("lr", a.lr)
-    check_positive("weight_decay", a.weight_decay, allow_zero=True)
-    check_positive("momentum", a.momentum, allow_zero=True)
-    if a.max_grad_norm is not None:
-        check_positive("max_grad_norm", a.max_grad_norm)
-    if a.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd'; got {a.optimizer!r}.")
-    if a.lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {a.lr_schedule!r}.")
-    check_int("num_workers", a.num_workers, 0)
-    if a.n_threads is not None:
-        check_int("n_threads", a.n_threads, 1)
-    if a.checkpoint_every is not None:
-        check_int("checkpoint_every", a.checkpoint_every, 1)
-    if a.resume not in (True, False, "auto"):
-        raise ValueError(f"resume must be True, False or 'auto'; got {a.resume!r}.")
     if a.resume is not False and a.checkpoint_dir is None:
         raise ValueError("resume needs checkpoint_dir (where the checkpoint is).")
-    if a.callbacks is not None and not isinstance(a.callbacks, (list, tuple)):
-        raise TypeError("callbacks must be a list of callback objects or None.")
