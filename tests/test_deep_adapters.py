@@ -247,7 +247,7 @@ def test_finetuning_patterns_that_match_nothing_and_bad_l2sp_are_refused(few_lab
         with pytest.raises(ValueError, match=match):
             FineTuning(**params, **kw).fit((Xs, ys), (Xt, y_partial))
     # l2sp_alpha is checked before any stage, labelled target rows or not
-    with pytest.raises(ValueError, match="l2sp_alpha must be a non-negative number"):
+    with pytest.raises(ValueError, match=r"'l2sp_alpha' parameter of FineTuning must be a float in the range \[0\.0, inf\)\. Got -1 "):
         FineTuning(l2sp_alpha=-1, pretrain_on_source=True, **kw).fit((Xs, ys), Xt)
 
 

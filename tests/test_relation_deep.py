@@ -198,9 +198,9 @@ def test_rkd_unfitted_teacher_is_cloned_and_module_teacher():
 def test_rkd_bad_inputs():
     Xs, ys, Xt, _ = rotated_shifted_blobs(0)
     kw = dict(random_state=0, **{**STUDENT, "n_epochs": 1})
-    with pytest.raises(TypeError, match="teacher must be"):
+    with pytest.raises(TypeError, match=r"'teacher' parameter of RelationalDistillation must be .* Got 'big' "):
         RelationalDistillation(teacher="big", **kw).fit((Xs, ys), Xt)
-    with pytest.raises(ValueError, match="layer must be"):
+    with pytest.raises(ValueError, match=r"'layer' parameter .* must be a str among .*'features'.* Got 'conv' "):
         RelationalDistillation(layer="conv", **kw).fit((Xs, ys), Xt)
     with pytest.raises(ValueError, match="relation_domains"):
         RelationalDistillation(relation_domains="source", **kw).fit((Xs, ys), Xt)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor, nn
 
+from ..ops._validation import ESTIMATORS
 from ..ops.alignment_losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
 from ..training import DeepAdapter
 from ..training.data import Batch
@@ -18,6 +21,12 @@ __all__ = ["DAN", "JAN", "DCORAL"]
 
 class _AlignmentAdapter(DeepAdapter):
     """Classification loss plus ``trade_off`` times an alignment of the batch's activations."""
+
+    # checked once when fit starts, not on every batch
+    _parameter_constraints: dict = {
+        **DeepAdapter._parameter_constraints,
+        "trade_off": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(self, trade_off: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
@@ -32,8 +41,6 @@ class _AlignmentAdapter(DeepAdapter):
         self, parts: nn.ModuleDict, batch: Batch, state: Any
     ) -> tuple[Tensor, dict[str, Any]]:
         t = self.trade_off
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
-            raise ValueError(f"trade_off must be a non-negative number; got {t!r}.")
         f = parts["features"](torch.cat([batch.source_x, batch.target_x])).flatten(1)
         logits = parts["classifier"](f)
         ns = batch.n_source
@@ -72,6 +79,13 @@ class DAN(_AlignmentAdapter):
     M. Long, Y. Cao, J. Wang, M. I. Jordan. "Learning Transferable Features with
     Deep Adaptation Networks". ICML 2015.
     """
+
+    _parameter_constraints: dict = {
+        **_AlignmentAdapter._parameter_constraints,
+        "multipliers": ["array-like", Interval(Real, 0, None, closed="neither")],
+        "mmd_estimator": [StrOptions(set(ESTIMATORS))],
+        "align_logits": ["boolean"],
+    }
 
     def __init__(
         self,
@@ -119,6 +133,11 @@ class JAN(_AlignmentAdapter):
     Adaptation Networks". ICML 2017.
     """
 
+    _parameter_constraints: dict = {
+        **_AlignmentAdapter._parameter_constraints,
+        "multipliers": ["array-like"],
+    }
+
     def __init__(
         self, trade_off: float = 1.0, multipliers: Sequence[float] = DAN_MULTIPLIERS, **kwargs: Any
     ):
@@ -159,12 +178,15 @@ class DCORAL(_AlignmentAdapter):
     Adaptation". ECCV 2016 Workshops.
     """
 
+    _parameter_constraints: dict = {
+        **_AlignmentAdapter._parameter_constraints,
+        "layer": [StrOptions({"logits", "features"})],
+    }
+
     def __init__(self, trade_off: float = 1.0, layer: str = "logits", **kwargs: Any):
         super().__init__(trade_off=trade_off, **kwargs)
         self.layer = layer
 
     def _alignment(self, f: Tensor, logits: Tensor, ns: int, batch: Batch, state: Any) -> Tensor:
-        if self.layer not in ("logits", "features"):
-            raise ValueError(f"layer must be 'logits' or 'features'; got {self.layer!r}.")
         h = logits if self.layer == "logits" else f
         return coral_loss(h[:ns], h[ns:], group=state.group)

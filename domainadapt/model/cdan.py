@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
 from ..ops import gradient_reverse
 from ..training.data import Batch
 from ..training.networks import Discriminator
-from .dann import DANN, check_reversal_params
+from .dann import DANN
 
 __all__ = ["CDAN", "MultilinearMap"]
 
@@ -83,6 +85,13 @@ class CDAN(DANN):
     Adaptation". NeurIPS 2018.
     """
 
+    _parameter_constraints: dict = {
+        **DANN._parameter_constraints,
+        "entropy": ["boolean"],
+        "max_multilinear_dim": [Interval(Integral, 1, None, closed="left")],
+        "random_dim": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         entropy: bool = False,
@@ -104,11 +113,6 @@ class CDAN(DANN):
         self.random_dim = random_dim
 
     def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
-        check_reversal_params(self.trade_off, self.reversal_gamma)
-        for name in ("max_multilinear_dim", "random_dim"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}.")
         features, dim = self._build_features(input_shape)
         rdim = self.random_dim if dim * n_classes > self.max_multilinear_dim else None
         mapping = MultilinearMap(dim, n_classes, rdim)

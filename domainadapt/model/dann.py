@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
 from ..ops import ReversalSchedule, gradient_reverse
@@ -15,12 +17,6 @@ from ..training.data import Batch
 from ..training.networks import Discriminator
 
 __all__ = ["DANN"]
-
-
-def check_reversal_params(trade_off: Any, gamma: Any) -> None:
-    for name, v in (("trade_off", trade_off), ("reversal_gamma", gamma)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"{name} must be a positive number; got {v!r}.")
 
 
 class DANN(DeepAdapter):
@@ -54,6 +50,13 @@ class DANN(DeepAdapter):
     JMLR 17(59), 2016.
     """
 
+    _parameter_constraints: dict = {
+        **DeepAdapter._parameter_constraints,
+        "trade_off": [Interval(Real, 0, None, closed="neither")],
+        "reversal_gamma": [Interval(Real, 0, None, closed="neither")],
+        "discriminator_hidden_sizes": ["array-like"],
+    }
+
     def __init__(
         self,
         trade_off: float = 1.0,
@@ -70,7 +73,6 @@ class DANN(DeepAdapter):
         return feature_dim
 
     def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
-        check_reversal_params(self.trade_off, self.reversal_gamma)
         features, dim = self._build_features(input_shape)
         return {
             "features": features,

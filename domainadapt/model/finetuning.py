@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import os
 import warnings
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
 from .._domain import Domain
@@ -129,6 +132,18 @@ class FineTuning(DeepAdapter):
     Classification". ACL 2018 (gradual unfreezing).
     """
 
+    _parameter_constraints: dict = {
+        **DeepAdapter._parameter_constraints,
+        "pretrained": [nn.Module, str, os.PathLike, None],
+        "pretrain_on_source": ["boolean"],
+        "pretrain_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "freeze": [str, "array-like", None],
+        "lr_groups": [Mapping, None],
+        "unfreeze_schedule": [Mapping, None],
+        "l2sp_alpha": [Interval(Real, 0, None, closed="left")],
+        "l2sp_beta": [Interval(Real, 0, None, closed="left")],
+    }
+
     def __init__(
         self,
         pretrained: nn.Module | str | Path | None = None,
@@ -164,10 +179,6 @@ class FineTuning(DeepAdapter):
         p = self.pretrained
         if p is None or isinstance(p, nn.Module):
             return {}
-        if not isinstance(p, (str, Path)):
-            raise TypeError(
-                f"pretrained must be an nn.Module, a file path or None; got {type(p).__name__}."
-            )
         if not Path(p).is_file():
             raise ValueError(f"pretrained file {p} does not exist.")
         state = torch.load(p, map_location="cpu", weights_only=True)
@@ -194,10 +205,6 @@ class FineTuning(DeepAdapter):
         return super()._network()
 
     def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
-        for name in ("l2sp_alpha", "l2sp_beta"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ValueError(f"{name} must be a non-negative number; got {v!r}.")
         parts = nn.ModuleDict(super()._build_parts(input_shape, n_classes))
         out = dict(parts.items())
         out["reference"] = _Reference(dict(parts.named_parameters()))
@@ -318,10 +325,6 @@ class FineTuning(DeepAdapter):
         return cls + reg, {"classification": cls.detach(), "l2sp": reg.detach()}
 
     def _fit(self, source: Domain, target: Domain) -> None:
-        for name in ("l2sp_alpha", "l2sp_beta"):  # before any training stage
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ValueError(f"{name} must be a non-negative number; got {v!r}.")
         labelled = target.labelled if target.y is not None else np.zeros(len(target.X), bool)
         if not labelled.any() and not self.pretrain_on_source:
             raise ValueError(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
 from ..training import DeepAdapter
@@ -49,6 +51,12 @@ class MCD(DeepAdapter):
     for Unsupervised Domain Adaptation". CVPR 2018.
     """
 
+    _parameter_constraints: dict = {
+        **DeepAdapter._parameter_constraints,
+        "n_generator_steps": [Interval(Integral, 1, None, closed="left")],
+        "classifier_hidden_sizes": ["array-like"],
+    }
+
     def __init__(
         self, n_generator_steps: int = 4, classifier_hidden_sizes: Sequence[int] = (), **kwargs: Any
     ):
@@ -63,9 +71,6 @@ class MCD(DeepAdapter):
         return nn.Sequential(body, nn.Linear(body.out_features, n_classes))
 
     def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
-        v = self.n_generator_steps
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"n_generator_steps must be a positive int; got {v!r}.")
         features, dim = self._build_features(input_shape)
         return {
             "features": features,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
 from ..ops.relation_losses import contrastive_domain_discrepancy
@@ -144,6 +144,18 @@ class ClassRelationAlignment(DeepAdapter):
     Unsupervised Domain Adaptation". CVPR 2019.
     """
 
+    _parameter_constraints: dict = {
+        **DeepAdapter._parameter_constraints,
+        "trade_off": [Interval(numbers.Real, 0, None, closed="left")],
+        "warmup_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "cluster_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "distance_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "min_rows_per_class": [Interval(numbers.Integral, 1, None, closed="left")],
+        "contrastive": [bool],
+        "align_logits": [bool],
+        "multipliers": ["array-like"],
+    }
+
     def __init__(
         self,
         trade_off: float = 0.3,
@@ -169,31 +181,7 @@ class ClassRelationAlignment(DeepAdapter):
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
         super()._check_params()
-
-        def real(name: str, value: Any, low: float, high: float, high_open: bool) -> None:
-            ok = (
-                isinstance(value, numbers.Real)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and low <= value
-                and (value < high if high_open else value <= high)
-            )
-            if not ok:
-                bracket = ")" if high_open else "]"
-                raise ValueError(
-                    f"{name} must be a number in [{low}, {high}{bracket}; got {value!r}."
-                )
-
-        real("trade_off", self.trade_off, 0.0, math.inf, True)
-        real("warmup_fraction", self.warmup_fraction, 0.0, 1.0, True)
-        real("distance_threshold", self.distance_threshold, 0.0, 1.0, False)
-        for name in ("cluster_every", "min_rows_per_class"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
-        for name in ("contrastive", "align_logits"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}.")
+        # each parameter's range is declared in _parameter_constraints; the entries too:
         m = self.multipliers
         if (
             not isinstance(m, Sequence)

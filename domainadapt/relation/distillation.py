@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor, nn
 
 from ..ops.relation_losses import rkd_angle_loss, rkd_distance_loss
@@ -119,6 +119,18 @@ class RelationalDistillation(DeepAdapter):
     NeurIPS 2014 Deep Learning Workshop.
     """
 
+    _parameter_constraints: dict = {
+        **DeepAdapter._parameter_constraints,
+        "teacher": [DeepAdapter, nn.Module, None],
+        "teacher_hidden_sizes": ["array-like"],
+        "distance_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "angle_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "kd_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "layer": [StrOptions(set(_LAYERS))],
+        "relation_domains": [StrOptions(set(_DOMAINS))],
+    }
+
     def __init__(
         self,
         teacher: DeepAdapter | nn.Module | None = None,
@@ -140,27 +152,6 @@ class RelationalDistillation(DeepAdapter):
         self.temperature = temperature
         self.layer = layer
         self.relation_domains = relation_domains
-
-    # ------------------------------------------------------------------ parameters
-    def _check_relation_params(self) -> None:
-        for name in ("distance_weight", "angle_weight", "kd_weight", "temperature"):
-            v = getattr(self, name)
-            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-            ok = ok and (v > 0 if name == "temperature" else v >= 0)
-            if not ok:
-                sign = "> 0" if name == "temperature" else ">= 0"
-                raise ValueError(f"{name} must be a finite number {sign}; got {v!r}.")
-        if self.layer not in _LAYERS:
-            raise ValueError(f"layer must be one of {_LAYERS}; got {self.layer!r}.")
-        if self.relation_domains not in _DOMAINS:
-            raise ValueError(
-                f"relation_domains must be one of {_DOMAINS}; got {self.relation_domains!r}."
-            )
-        t = self.teacher
-        if t is not None and not isinstance(t, (DeepAdapter, nn.Module)):
-            raise TypeError(
-                f"teacher must be a DeepAdapter, a torch.nn.Module or None; got {type(t).__name__}."
-            )
 
     def _default_teacher(self) -> DeepAdapter:
         """A source-only network: the training base, whose loss has no alignment term."""
@@ -187,7 +178,7 @@ class RelationalDistillation(DeepAdapter):
     ) -> RelationalDistillation:
         """Fit (or take) the teacher, then train the student; arguments as
         :meth:`DeepAdapter.fit <domainadapt.training.DeepAdapter.fit>`."""
-        self._check_relation_params()
+        self._validate_params()  # before the teacher is trained
         t = self.teacher
         if t is None:
             teacher = self._default_teacher().fit(source, target, sample_domain, sample_weight)
