@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ import scipy.sparse as sp
 from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from ._sparse import n_rows, vstack_rows
@@ -57,6 +59,8 @@ __all__ = [
     "temper_weights",
 ]
 
+#: The declared constraint of every instance strategy's ``flatten`` parameter.
+FLATTEN_CONSTRAINT: list = [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")]
 #: Exponents searched by ``flatten="auto"``.
 FLATTEN_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Folds of the importance-weighted cross-validation.

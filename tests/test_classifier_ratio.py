@@ -95,13 +95,14 @@ def test_importance_weighting_helps_a_misspecified_regression():
 def test_bad_parameters():
     X_s, X_t, _ = gaussian_shift(n_s=50, n_t=50)
     y = labels(X_s)
-    with pytest.raises(TypeError, match="predict_proba"):
+    with pytest.raises(TypeError, match=r"'domain_classifier' parameter of ClassifierDensityRatio must be an object "
+                       r"implementing 'fit' and 'predict_proba' or None\. Got SVC\(\) "):
         ClassifierDensityRatio(domain_classifier=SVC()).fit((X_s, y), X_t)
-    with pytest.raises(ValueError, match="eps must be"):
+    with pytest.raises(ValueError, match=r"'eps' parameter .* in the range \(0\.0, 0\.5\)\. Got 0\.7 "):
         ClassifierDensityRatio(eps=0.7).fit((X_s, y), X_t)
-    with pytest.raises(ValueError, match="cv must be"):
+    with pytest.raises(ValueError, match=r"'cv' parameter .* in the range \[2, inf\) or None\. Got 1 "):
         ClassifierDensityRatio(cv=1).fit((X_s, y), X_t)
-    with pytest.raises(ValueError, match="max_weight must be"):
+    with pytest.raises(ValueError, match=r"'max_weight' parameter .* \(1\.0, inf\) or None\. Got 0\.5 "):
         ClassifierDensityRatio(max_weight=0.5).fit((X_s, y), X_t)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._domain import Domain
 from .._sparse import is_sparse, vstack_rows
+from .._tempering import FLATTEN_CONSTRAINT
 from ..base import InstanceAdapter
 
 
@@ -76,12 +79,48 @@ class ClassifierDensityRatio(InstanceAdapter):
         0.99 a warning says the domains barely overlap.
     flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
+    domainadapt.instance.KLIEP : A kernel ratio model fitted by KL divergence.
+    domainadapt.instance.RuLSIF : The bounded relative density ratio.
+    domainadapt.instance.NearestNeighborWeighting : Counts of target nearest neighbours.
 
     References
     ----------
     S. Bickel, M. Brückner, T. Scheffer. "Discriminative Learning Under
     Covariate Shift". JMLR 10, 2009.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_gaussian_shift
+    >>> from domainadapt.instance import ClassifierDensityRatio
+    >>> source, target, ratio = make_gaussian_shift(n_source=200, n_target=200, random_state=0)
+    >>> model = ClassifierDensityRatio(estimator=LogisticRegression(), random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.weights_.shape
+    (200,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
+
+    _parameter_constraints: dict = {
+        **InstanceAdapter._parameter_constraints,
+        "domain_classifier": [HasMethods(["fit", "predict_proba"]), None],
+        "cv": [Interval(Integral, 2, None, closed="left"), None],
+        "eps": [Interval(Real, 0, 0.5, closed="neither")],
+        "max_weight": [Interval(Real, 1, None, closed="neither"), None],
+        "flatten": FLATTEN_CONSTRAINT,
+        "estimator": [HasMethods(["fit"]), None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -107,11 +146,6 @@ class ClassifierDensityRatio(InstanceAdapter):
         if self.domain_classifier is None:  # centring would densify sparse rows
             scaler = StandardScaler(with_mean=not sparse)
             return make_pipeline(scaler, LogisticRegression(max_iter=1000))
-        if not hasattr(self.domain_classifier, "predict_proba"):
-            raise TypeError(
-                "domain_classifier must have predict_proba (a probabilistic classifier); "
-                f"{type(self.domain_classifier).__name__} has none."
-            )
         return clone(self.domain_classifier)
 
     def _ratio(self, proba_target: np.ndarray) -> np.ndarray:
@@ -119,12 +153,6 @@ class ClassifierDensityRatio(InstanceAdapter):
         return p / (1.0 - p) * self._prior
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
-        if not (0.0 < self.eps < 0.5):
-            raise ValueError(f"eps must be in (0, 0.5); got {self.eps!r}.")
-        if self.max_weight is not None and not self.max_weight > 1.0:
-            raise ValueError(f"max_weight must be > 1 (weights have mean 1); got {self.max_weight!r}.")
-        if self.cv is not None and (not isinstance(self.cv, (int, np.integer)) or self.cv < 2):
-            raise ValueError(f"cv must be None or an integer >= 2; got {self.cv!r}.")
         n_s, n_t = source.X.shape[0], target.X.shape[0]
         X = vstack_rows([source.X, target.X])
         sparse = is_sparse(X)

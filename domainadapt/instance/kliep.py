@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._domain import Domain
 from .._kernels import bandwidth_grid, gaussian_kernel
-from .._utils import check_int, check_positive, flatten, random_subset
+from .._tempering import FLATTEN_CONSTRAINT
+from .._utils import flatten, random_subset
 from ..base import InstanceAdapter
 
 __all__ = ["KLIEP"]
@@ -98,13 +101,49 @@ class KLIEP(InstanceAdapter):
     alpha_ : ndarray of shape (n_centers,)
     flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
+    domainadapt.instance.ULSIF : The least-squares ratio in closed form.
+    domainadapt.instance.ClassifierDensityRatio : Weights from a domain classifier's odds.
 
     References
     ----------
     M. Sugiyama, S. Nakajima, H. Kashima, P. von Bünau, M. Kawanabe. "Direct Importance
     Estimation with Model Selection and Its Application to Covariate Shift
     Adaptation". NIPS 2008 (and Ann. Inst. Stat. Math. 60, 2008).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_gaussian_shift
+    >>> from domainadapt.instance import KLIEP
+    >>> source, target, ratio = make_gaussian_shift(n_source=200, n_target=200, random_state=0)
+    >>> model = KLIEP(estimator=LogisticRegression(), random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.weights_.shape
+    (200,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
+
+    _parameter_constraints: dict = {
+        **InstanceAdapter._parameter_constraints,
+        "bandwidths": ["array-like", Interval(Real, 0, None, closed="neither"), None],
+        "n_centers": [Interval(Integral, 1, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "flatten": FLATTEN_CONSTRAINT,
+        "estimator": [HasMethods(["fit"]), None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -127,10 +166,7 @@ class KLIEP(InstanceAdapter):
         self.random_state = random_state
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
-        n_centers = check_int("n_centers", self.n_centers)
-        cv = check_int("cv", self.cv, 2)
-        max_iter = check_int("max_iter", self.max_iter)
-        tol = check_positive("tol", self.tol)
+        n_centers, cv, max_iter, tol = self.n_centers, self.cv, self.max_iter, float(self.tol)
         Xs, Xt = flatten(source.X), flatten(target.X)
         rng = check_random_state(self.random_state)
         grid = bandwidth_grid(self.bandwidths, Xs, Xt, rng)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._domain import Domain
 from .._kernels import bandwidth_grid, gaussian_kernel
-from .._utils import check_grid, check_int, flatten, random_subset
+from .._tempering import FLATTEN_CONSTRAINT
+from .._utils import check_grid, flatten, random_subset
 from ..base import InstanceAdapter
 
 __all__ = ["RuLSIF", "ULSIF"]
@@ -105,6 +108,17 @@ class RuLSIF(InstanceAdapter):
     centers_, theta_ : the fitted model.
     flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.ULSIF : The least-squares ratio in closed form.
+    domainadapt.instance.KLIEP : A kernel ratio model fitted by KL divergence.
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
 
     References
     ----------
@@ -112,7 +126,31 @@ class RuLSIF(InstanceAdapter):
     Estimation". JMLR 10, 2009.
     M. Yamada, T. Suzuki, T. Kanamori, H. Hachiya, M. Sugiyama. "Relative Density-Ratio
     Estimation for Robust Distribution Comparison". NIPS 2011.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_gaussian_shift
+    >>> from domainadapt.instance import RuLSIF
+    >>> source, target, ratio = make_gaussian_shift(n_source=200, n_target=200, random_state=0)
+    >>> model = RuLSIF(alpha=0.1, estimator=LogisticRegression(), random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.weights_.shape
+    (200,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
+
+    _parameter_constraints: dict = {
+        **InstanceAdapter._parameter_constraints,
+        "alpha": [Interval(Real, 0, 1, closed="left")],
+        "bandwidths": ["array-like", Interval(Real, 0, None, closed="neither"), None],
+        "regs": ["array-like", Interval(Real, 0, None, closed="neither"), None],
+        "n_centers": [Interval(Integral, 1, None, closed="left")],
+        "flatten": FLATTEN_CONSTRAINT,
+        "estimator": [HasMethods(["fit"]), None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -133,18 +171,11 @@ class RuLSIF(InstanceAdapter):
         self.random_state = random_state
 
     def _get_alpha(self) -> float:
-        alpha = self.alpha
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, (int, float, np.floating))
-            or not (0.0 <= alpha < 1.0)
-        ):
-            raise ValueError(f"alpha must be in [0, 1); got {alpha!r}.")
-        return float(alpha)
+        return float(self.alpha)
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
         alpha = self._get_alpha()
-        n_centers = check_int("n_centers", self.n_centers)
+        n_centers = self.n_centers
         regs = check_grid("regs", DEFAULT_REGS if self.regs is None else self.regs)
         Xs, Xt = flatten(source.X), flatten(target.X)
         rng = check_random_state(self.random_state)
@@ -208,11 +239,52 @@ class ULSIF(RuLSIF):
     closed-form leave-one-out cross-validation. Parameters and attributes as in
     :class:`RuLSIF` (without ``alpha``).
 
+    Parameters
+    ----------
+    bandwidths, regs, n_centers, flatten, estimator, random_state
+        As in :class:`RuLSIF`.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_source,)
+    bandwidth_, reg_, loo_scores_, centers_, theta_
+        As in :class:`RuLSIF`.
+    flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
+        The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.RuLSIF : The bounded relative density ratio.
+    domainadapt.instance.KLIEP : A kernel ratio model fitted by KL divergence.
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
+
     References
     ----------
     T. Kanamori, S. Hido, M. Sugiyama. "A Least-squares Approach to Direct Importance
     Estimation". JMLR 10, 2009.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_gaussian_shift
+    >>> from domainadapt.instance import ULSIF
+    >>> source, target, ratio = make_gaussian_shift(n_source=200, n_target=200, random_state=0)
+    >>> model = ULSIF(estimator=LogisticRegression(), random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.weights_.shape
+    (200,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
+
+    _parameter_constraints: dict = {
+        k: v for k, v in RuLSIF._parameter_constraints.items() if k != "alpha"
+    }
 
     def __init__(
         self,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._domain import Domain
 from .._sparse import is_sparse
-from .._utils import check_positive, flatten
+from .._tempering import FLATTEN_CONSTRAINT
+from .._utils import flatten
 from ..base import InstanceAdapter
 
 __all__ = ["NearestNeighborWeighting"]
@@ -50,11 +53,44 @@ class NearestNeighborWeighting(InstanceAdapter):
         Target rows in each source row's cell.
     flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.ClassifierDensityRatio : Weights from a domain classifier's odds.
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
+    domainadapt.instance.KLIEP : A kernel ratio model fitted by KL divergence.
 
     References
     ----------
     M. Loog. "Nearest Neighbor-Based Importance Weighting". IEEE MLSP 2012.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_gaussian_shift
+    >>> from domainadapt.instance import NearestNeighborWeighting
+    >>> source, target, ratio = make_gaussian_shift(n_source=200, n_target=200, random_state=0)
+    >>> model = NearestNeighborWeighting(estimator=LogisticRegression())
+    >>> model = model.fit(source, target.X)
+    >>> model.weights_.shape
+    (200,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
+
+    _parameter_constraints: dict = {
+        **InstanceAdapter._parameter_constraints,
+        "smoothing": [Interval(Real, 0, None, closed="left")],
+        "metric": [str, callable],
+        "n_jobs": [Integral, None],
+        "flatten": FLATTEN_CONSTRAINT,
+        "estimator": [HasMethods(["fit"]), None],
+    }
 
     def __init__(
         self,
@@ -73,7 +109,7 @@ class NearestNeighborWeighting(InstanceAdapter):
     _sparse_weights = True  # NearestNeighbors searches CSR rows (brute force)
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
-        smoothing = check_positive("smoothing", self.smoothing, allow_zero=True)
+        smoothing = float(self.smoothing)
         Xs, Xt = source.X, target.X
         if not (is_sparse(Xs) or is_sparse(Xt)):
             Xs, Xt = flatten(Xs), flatten(Xt)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._domain import Domain
 from .._sparse import is_sparse, vstack_rows
-from .._utils import check_int
 from ..base import InstanceAdapter, _fit_with_weights
 
 __all__ = ["TrAdaBoost"]
@@ -79,11 +80,43 @@ class TrAdaBoost(InstanceAdapter):
     estimators_ : list of the fitted base learners
     errors_, betas_ : ndarray of shape (n_estimators,)
     target_weights_ : ndarray, final weights of the labelled target rows
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.ClassifierDensityRatio : Weights from a domain classifier's odds.
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
+    domainadapt.model.FineTuning : Fine-tuning on labelled target rows (L2-SP).
 
     References
     ----------
     W. Dai, Q. Yang, G.-R. Xue, Y. Yu. "Boosting for Transfer Learning". ICML 2007.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.instance import TrAdaBoost
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> y_target = np.full(len(target.y), -1)  # -1: unlabelled
+    >>> y_target[:50] = target.y[:50]  # a few labelled target rows
+    >>> model = TrAdaBoost(n_estimators=5, random_state=0).fit(source, (target.X, y_target))
+    >>> model.weights_.shape
+    (898,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
+
+    _parameter_constraints: dict = {
+        **InstanceAdapter._parameter_constraints,
+        "estimator": [HasMethods(["fit"]), None],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -109,7 +142,7 @@ class TrAdaBoost(InstanceAdapter):
         return est
 
     def _fit(self, source: Domain, target: Domain) -> None:
-        n_rounds = check_int("n_estimators", self.n_estimators)
+        n_rounds = self.n_estimators
         if target.y is None or not target.labelled.any():
             raise ValueError(
                 "TrAdaBoost needs labelled target rows: pass target as (X, y) with a few "

@@ -6,6 +6,7 @@ from typing import Any
 
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
 from .._sparse import is_sparse
@@ -23,14 +24,46 @@ class NoAdaptation(ModelAdapter):
     ----------
     estimator : estimator, default=LogisticRegression(max_iter=1000)
 
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted downstream model.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.SourceOnly : The same network without an adaptation term.
+    domainadapt.feature.CORAL : Match the second-order statistics.
+    domainadapt.instance.KMM : Weights that match the kernel mean embeddings.
+
     Notes
     -----
     SciPy sparse rows (word counts, TF-IDF) are passed to the estimator as CSR,
     as a plain scikit-learn model would get them.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.model import NoAdaptation
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = NoAdaptation().fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.n_features_in_
+    64
     """
 
     #: The estimator gets sparse rows as they are.
     _accept_sparse = True
+
+    _parameter_constraints: dict = {
+        **ModelAdapter._parameter_constraints,
+        "estimator": [HasMethods(["fit"]), None],
+    }
 
     def __init__(self, estimator: Any = None):
         self.estimator = estimator
