@@ -64,6 +64,18 @@ class CORAL(FeatureAdapter):
         :math:`\mathrm{diag}(D)` (ones with ``ridge="average"``).
     source_mean_, target_mean_ : ndarray
         Means used for centring (zeros with ``center=False``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.SubspaceAlignment : Align the PCA bases of the domains.
+    domainadapt.feature.TCA : A projection matching the kernel means.
+    domainadapt.feature.OTMapping : Move the source rows by an optimal-transport coupling.
+    domainadapt.model.DCORAL : Covariance matching of the activations.
 
     Notes
     -----
@@ -86,6 +98,19 @@ class CORAL(FeatureAdapter):
     ----------
     B. Sun, J. Feng, K. Saenko. "Return of Frustratingly Easy Domain
     Adaptation". AAAI 2016.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.feature import CORAL
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = CORAL(estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape
+    (5, 64)
+    >>> bool(model.score(target.X, target.y) > 0.8)
+    True
     """
 
     def __init__(

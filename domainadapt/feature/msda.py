@@ -122,6 +122,17 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
         (:func:`domainadapt._diagnostics.neighbour_label_ratio`); at or above
         0.9 ``fit`` issues a :class:`~domainadapt.NotApplicableWarning` (see
         Notes).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.MMDFeatureSelection : Keep the least shifted features.
+    domainadapt.feature.CORAL : Match the second-order statistics.
+    domainadapt.feature.TCA : A projection matching the kernel means.
 
     Notes
     -----
@@ -155,6 +166,20 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
     ----------
     M. Chen, Z. Xu, K. Weinberger, F. Sha. "Marginalized Denoising Autoencoders
     for Domain Adaptation". ICML 2012.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_topic_shift
+    >>> from domainadapt.feature import mSDA
+    >>> source, target = make_topic_shift(n_source=300, n_target=300, n_features=100,
+    ...                                   random_state=0)
+    >>> model = mSDA(n_layers=2, estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape  # the input and two layers
+    (5, 300)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
 
     def __init__(

@@ -284,6 +284,17 @@ class OTMapping(FeatureAdapter):
         Final L1 violation of the source marginal (0 for exact OT).
     source_mapped_ : ndarray of shape (n_source, n_features)
         Barycentric images of the training source rows.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.CORAL : Match the second-order statistics.
+    domainadapt.feature.JDA : TCA plus class-conditional MMD from pseudo-labels.
+    domainadapt.relation.LabelPropagation : Label spreading on a source-target k-NN graph.
 
     Notes
     -----
@@ -303,6 +314,19 @@ class OTMapping(FeatureAdapter):
     Optimal Transport". SIAM J. Imaging Sciences 7(3), 2014.
     M. Cuturi. "Sinkhorn Distances: Lightspeed Computation of Optimal Transport".
     NeurIPS 2013.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.feature import OTMapping
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = OTMapping(estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape
+    (5, 64)
+    >>> bool(model.score(target.X, target.y) > 0.8)
+    True
     """
 
     def __init__(

@@ -173,6 +173,17 @@ class MMDFeatureSelection(FeatureAdapter):
     ranking_ : ndarray of int, shape (n_features,)
         Rank of each feature, 1 = most invariant (ties broken by column order).
     n_features_selected_ : int
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.CORAL : Match the second-order statistics.
+    domainadapt.feature.TCA : A projection matching the kernel means.
+    domainadapt.feature.mSDA : Closed-form denoising autoencoder on both domains.
 
     Notes
     -----
@@ -185,6 +196,19 @@ class MMDFeatureSelection(FeatureAdapter):
     S. Uguroglu, J. Carbonell. "Feature Selection for Transfer Learning".
     ECML PKDD 2011.
     A. Gretton et al. "A Kernel Two-Sample Test". JMLR 13, 2012.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.feature import MMDFeatureSelection
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = MMDFeatureSelection(estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape
+    (5, 58)
+    >>> bool(model.score(target.X, target.y) > 0.8)
+    True
     """
 
     def __init__(

@@ -113,6 +113,17 @@ class SubspaceAlignment(FeatureAdapter):
     source_mean_, source_scale_, target_mean_, target_scale_ : ndarray
         Per-domain preprocessing of the rows before projection (zero means
         with ``preprocess=None``, unit scales unless ``"zscore"``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.CORAL : Match the second-order statistics.
+    domainadapt.feature.TCA : A projection matching the kernel means.
+    domainadapt.feature.JDA : TCA plus class-conditional MMD from pseudo-labels.
 
     Notes
     -----
@@ -138,6 +149,19 @@ class SubspaceAlignment(FeatureAdapter):
     ----------
     B. Fernando, A. Habrard, M. Sebban, T. Tuytelaars. "Unsupervised Visual
     Domain Adaptation Using Subspace Alignment". ICCV 2013.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.feature import SubspaceAlignment
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = SubspaceAlignment(n_components=20, estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape
+    (5, 20)
+    >>> bool(model.score(target.X, target.y) > 0.8)
+    True
     """
 
     def __init__(

@@ -291,6 +291,17 @@ class TCA(_KernelEmbedding):
     mmd_ : float
         Linear-kernel MMD² between the embedded source and target,
         :math:`\operatorname{tr}(Z^\top L Z)` (``L`` at unit Frobenius norm).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.JDA : TCA plus class-conditional MMD from pseudo-labels.
+    domainadapt.feature.SubspaceAlignment : Align the PCA bases of the domains.
+    domainadapt.feature.CORAL : Match the second-order statistics.
 
     Notes
     -----
@@ -302,6 +313,19 @@ class TCA(_KernelEmbedding):
     ----------
     S. J. Pan, I. W. Tsang, J. T. Kwok, Q. Yang. "Domain Adaptation via Transfer
     Component Analysis". IEEE Trans. Neural Networks 22(2), 2011.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.feature import TCA
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = TCA(n_components=20, estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape
+    (5, 20)
+    >>> bool(model.score(target.X, target.y) > 0.8)
+    True
     """
 
     def __init__(
@@ -403,6 +427,17 @@ class JDA(_KernelEmbedding):
         ``fit`` issues a :class:`~domainadapt.NotApplicableWarning` (ratios
         measured: 1.04-1.06 on digit pixels, 0.72-0.74 on word counts where JDA
         loses 3.5-4.9 points); ``nan`` with a given ``pseudo_labeler``.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.feature.TCA : A projection matching the kernel means.
+    domainadapt.feature.SubspaceAlignment : Align the PCA bases of the domains.
+    domainadapt.relation.LabelPropagation : Label spreading on a source-target k-NN graph.
 
     Notes
     -----
@@ -416,6 +451,19 @@ class JDA(_KernelEmbedding):
     ----------
     M. Long, J. Wang, G. Ding, J. Sun, P. S. Yu. "Transfer Feature Learning with
     Joint Distribution Adaptation". ICCV 2013.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.feature import JDA
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = JDA(n_components=20, n_iter=3, estimator=LogisticRegression(max_iter=1000))
+    >>> model = model.fit(source, target.X)
+    >>> model.transform(target.X[:5]).shape
+    (5, 20)
+    >>> bool(model.score(target.X, target.y) > 0.8)
+    True
     """
 
     def __init__(

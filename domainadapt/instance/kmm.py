@@ -138,6 +138,17 @@ class KMM(InstanceAdapter):
         The resolved ``eps``.
     flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.instance.KLIEP : A kernel ratio model fitted by KL divergence.
+    domainadapt.instance.ULSIF : The least-squares ratio in closed form.
+    domainadapt.instance.ClassifierDensityRatio : Weights from a domain classifier's odds.
 
     References
     ----------
@@ -148,6 +159,19 @@ class KMM(InstanceAdapter):
     A. Gretton, A. Smola, J. Huang, M. Schmittfull, K. Borgwardt, B. Schölkopf.
     "Covariate Shift by Kernel Mean Matching". In Dataset Shift in Machine Learning,
     MIT Press, 2009.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.datasets import make_gaussian_shift
+    >>> from domainadapt.instance import KMM
+    >>> source, target, ratio = make_gaussian_shift(n_source=200, n_target=200, random_state=0)
+    >>> model = KMM(estimator=LogisticRegression(), random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.weights_.shape
+    (200,)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
     """
 
     def __init__(

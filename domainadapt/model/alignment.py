@@ -74,10 +74,46 @@ class DAN(_AlignmentAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.JAN : Joint MMD of the features and the softmax outputs.
+    domainadapt.model.DCORAL : Covariance matching of the activations.
+    domainadapt.model.DANN : Domain-adversarial training through gradient reversal.
+
     References
     ----------
     M. Long, Y. Cao, J. Wang, M. I. Jordan. "Learning Transferable Features with
     Deep Adaptation Networks". ICML 2015.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import DAN
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = DAN(hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     _parameter_constraints: dict = {
@@ -127,10 +163,46 @@ class JAN(_AlignmentAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.DAN : Multi-kernel MMD on the last layers.
+    domainadapt.model.DCORAL : Covariance matching of the activations.
+    domainadapt.model.CDAN : Adversarial training conditioned on the predictions.
+
     References
     ----------
     M. Long, H. Zhu, J. Wang, M. I. Jordan. "Deep Transfer Learning with Joint
     Adaptation Networks". ICML 2017.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import JAN
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = JAN(hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     _parameter_constraints: dict = {
@@ -172,10 +244,46 @@ class DCORAL(_AlignmentAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.DAN : Multi-kernel MMD on the last layers.
+    domainadapt.model.JAN : Joint MMD of the features and the softmax outputs.
+    domainadapt.feature.CORAL : Match the second-order statistics.
+
     References
     ----------
     B. Sun, K. Saenko. "Deep CORAL: Correlation Alignment for Deep Domain
     Adaptation". ECCV 2016 Workshops.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import DCORAL
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = DCORAL(hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     _parameter_constraints: dict = {

@@ -79,10 +79,46 @@ class CDAN(DANN):
     trade_off, reversal_gamma, discriminator_hidden_sizes, **kwargs
         As in :class:`~domainadapt.model.DANN`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``, ``"multilinear"``, ``"discriminator"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.DANN : Domain-adversarial training through gradient reversal.
+    domainadapt.model.MCD : Two classifiers whose disagreement the features minimise.
+    domainadapt.model.JAN : Joint MMD of the features and the softmax outputs.
+
     References
     ----------
     M. Long, Z. Cao, J. Wang, M. I. Jordan. "Conditional Adversarial Domain
     Adaptation". NeurIPS 2018.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import CDAN
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = CDAN(entropy=True, hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     _parameter_constraints: dict = {

@@ -43,11 +43,48 @@ class DANN(DeepAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``, ``"discriminator"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.CDAN : Adversarial training conditioned on the predictions.
+    domainadapt.model.MCD : Two classifiers whose disagreement the features minimise.
+    domainadapt.model.DAN : Multi-kernel MMD on the last layers.
+    domainadapt.model.SourceOnly : The same network without an adaptation term.
+
     References
     ----------
     Y. Ganin, E. Ustinova, H. Ajakan, P. Germain, H. Larochelle, F. Laviolette,
     M. Marchand, V. Lempitsky. "Domain-Adversarial Training of Neural Networks".
     JMLR 17(59), 2016.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import DANN
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = DANN(hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     _parameter_constraints: dict = {

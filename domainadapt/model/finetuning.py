@@ -117,6 +117,28 @@ class FineTuning(DeepAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``, ``"reference"`` (the starting weights the L2-SP term pulls toward).
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.SourceOnly : The same network without an adaptation term.
+    domainadapt.model.DANN : Domain-adversarial training through gradient reversal.
+    domainadapt.instance.TrAdaBoost : Boosting with a few labelled target rows.
+
     Notes
     -----
     Without ``pretrained`` and without ``pretrain_on_source`` the network starts
@@ -130,6 +152,22 @@ class FineTuning(DeepAdapter):
     with Convolutional Networks". ICML 2018 (L2-SP).
     J. Howard, S. Ruder. "Universal Language Model Fine-tuning for Text
     Classification". ACL 2018 (gradual unfreezing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import FineTuning
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> y_target = np.full(len(target.y), -1)  # -1: unlabelled
+    >>> y_target[:20] = target.y[:20]  # a few labelled target rows
+    >>> model = FineTuning(pretrain_on_source=True, hidden_sizes=(16,), n_epochs=5,
+    ...                    random_state=0)
+    >>> model = model.fit(source, (target.X, y_target))
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
     """
 
     _parameter_constraints: dict = {

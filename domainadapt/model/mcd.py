@@ -45,10 +45,46 @@ class MCD(DeepAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter`.
 
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``, ``"classifier2"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.DANN : Domain-adversarial training through gradient reversal.
+    domainadapt.model.CDAN : Adversarial training conditioned on the predictions.
+    domainadapt.model.SourceOnly : The same network without an adaptation term.
+
     References
     ----------
     K. Saito, K. Watanabe, Y. Ushiku, T. Harada. "Maximum Classifier Discrepancy
     for Unsupervised Domain Adaptation". CVPR 2018.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import MCD
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = MCD(hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     _parameter_constraints: dict = {

@@ -26,6 +26,42 @@ class SourceOnly(DeepAdapter):
     **kwargs
         Parameters of :class:`~domainadapt.training.DeepAdapter` (network,
         n_epochs, batch_size, lr, ..., random_state).
+
+    Attributes
+    ----------
+    parts_ : nn.ModuleDict
+        The trained modules: ``"features"``, ``"classifier"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    history_ : list of dict
+        One record per epoch; these and the other fitted attributes
+        (``n_iter_``, ``n_epochs_``, ``dropout_``, ...) as in
+        :class:`~domainadapt.training.DeepAdapter`.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.model.NoAdaptation : Train on the labelled rows only (the scikit-learn baseline).
+    domainadapt.model.DANN : Domain-adversarial training through gradient reversal.
+    domainadapt.model.FineTuning : Fine-tuning on labelled target rows (L2-SP).
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.model import SourceOnly
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = SourceOnly(hidden_sizes=(16,), n_epochs=5, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
+    >>> model.n_features_in_
+    2
     """
 
     def __init__(self, **kwargs: Any):

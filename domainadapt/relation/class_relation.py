@@ -137,11 +137,34 @@ class ClassRelationAlignment(DeepAdapter):
     cluster_history_ : list of dict
         One record per clustering: ``epoch``, ``n_kept`` target rows, ``n_active``
         classes.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.relation.LabelPropagation : Label spreading on a source-target k-NN graph.
+    domainadapt.relation.RelationalDistillation : Distil a teacher's target relations.
+    domainadapt.model.DAN : Multi-kernel MMD on the last layers.
 
     References
     ----------
     G. Kang, L. Jiang, Y. Yang, A. G. Hauptmann. "Contrastive Adaptation Network for
     Unsupervised Domain Adaptation". CVPR 2019.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.relation import ClassRelationAlignment
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = ClassRelationAlignment(hidden_sizes=(32,), n_epochs=3, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.n_features_in_
+    64
     """
 
     _parameter_constraints: dict = {

@@ -111,12 +111,36 @@ class RelationalDistillation(DeepAdapter):
         The teacher used (fitted; a copy of a module).
     parts_ : nn.ModuleDict
         The student.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.relation.ClassRelationAlignment : Class-aware alignment by the CDD (CAN).
+    domainadapt.relation.LabelPropagation : Label spreading on a source-target k-NN graph.
+    domainadapt.model.SourceOnly : The same network without an adaptation term.
 
     References
     ----------
     W. Park, D. Kim, Y. Lu, M. Cho. "Relational Knowledge Distillation". CVPR 2019.
     G. Hinton, O. Vinyals, J. Dean. "Distilling the Knowledge in a Neural Network".
     NeurIPS 2014 Deep Learning Workshop.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_rotated_moons
+    >>> from domainadapt.relation import RelationalDistillation
+    >>> source, target = make_rotated_moons(random_state=0)
+    >>> model = RelationalDistillation(teacher_hidden_sizes=(32,), hidden_sizes=(8,),
+    ...                                n_epochs=3, random_state=0)
+    >>> model = model.fit(source, target.X)
+    >>> model.predict(target.X[:5]).shape
+    (5,)
+    >>> model.classes_
+    array([0, 1])
     """
 
     _parameter_constraints: dict = {

@@ -247,6 +247,17 @@ class LabelPropagation(BaseAdapter):
         Self-training rounds run (stops early when the labels no longer change).
     estimator_ : estimator
         Fitted inductive model (only with ``estimator``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``; set only when the rows have
+        string column names (e.g. a pandas DataFrame).
+
+    See Also
+    --------
+    domainadapt.relation.ClassRelationAlignment : Class-aware alignment by the CDD (CAN).
+    domainadapt.relation.RelationalDistillation : Distil a teacher's target relations.
+    domainadapt.feature.JDA : TCA plus class-conditional MMD from pseudo-labels.
 
     Notes
     -----
@@ -267,6 +278,17 @@ class LabelPropagation(BaseAdapter):
     fields and harmonic functions". ICML 2003 (class mass normalisation).
     O. Delalleau, Y. Bengio, N. Le Roux. "Efficient non-parametric function
     induction in semi-supervised learning". AISTATS 2005.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import make_shifted_digits
+    >>> from domainadapt.relation import LabelPropagation
+    >>> source, target = make_shifted_digits("rotation", random_state=0)
+    >>> model = LabelPropagation().fit(source, target.X)
+    >>> model.transduction_.shape
+    (899,)
+    >>> bool((model.predict(target.X) == target.y).mean() > 0.8)
+    True
     """
 
     family = "relation"
