@@ -79,8 +79,8 @@ class ReversalSchedule:
     >>> s.coeff
     0.0
     >>> for _ in range(100):
-    ...     s.step()
-    >>> round(s.coeff, 4)
+    ...     coeff = s.step()  # returns the new coefficient
+    >>> round(coeff, 4)
     0.9999
     """
 

@@ -1,0 +1,70 @@
+"""Every registered strategy documents itself the numpydoc way, with an example that runs.
+
+The examples themselves run as doctests (``--doctest-modules`` in ``pyproject.toml``);
+this test checks that none is missing and that the sections come in numpydoc order.
+That the documented ``n_features_in_`` / ``feature_names_in_`` are set after ``fit`` is
+checked by ``test_contract.py`` and ``test_feature_names.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from domainadapt.registry import get_adapters
+
+# numpydoc's order of the sections a strategy class is asked to have
+REQUIRED = ["Parameters", "Attributes", "See Also", "Examples"]
+NUMPYDOC_ORDER = ["Parameters", "Attributes", "See Also", "Notes", "References", "Examples"]
+
+
+def _strategy_classes() -> list[type]:
+    classes: dict[str, type] = {}
+    for entry in get_adapters():
+        cls = type(entry.make())
+        classes.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
+    return list(classes.values())
+
+
+def _sections(doc: str) -> dict[str, str]:
+    """Section name -> its text, in the order they appear (a header is underlined by dashes)."""
+    lines = inspect.cleandoc(doc).splitlines()
+    heads = [
+        i
+        for i in range(len(lines) - 1)
+        if lines[i].strip()
+        and re.fullmatch(r"-{3,}", lines[i + 1].strip())
+        and len(lines[i + 1].strip()) == len(lines[i].strip())
+    ]
+    out = {}
+    for k, i in enumerate(heads):
+        end = heads[k + 1] if k + 1 < len(heads) else len(lines)
+        out[lines[i].strip()] = "\n".join(lines[i + 2 : end])
+    return out
+
+
+CLASSES = _strategy_classes()
+
+
+def test_every_registered_strategy_is_checked():
+    assert len(CLASSES) >= 25
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_strategy_docstring_sections(cls):
+    doc = cls.__doc__
+    assert doc, f"{cls.__name__} has no docstring"
+    sections = _sections(doc)
+    names = list(sections)
+    missing = [name for name in REQUIRED if name not in sections]
+    assert not missing, f"{cls.__name__} lacks {missing} (has {names})"
+    known = [name for name in names if name in NUMPYDOC_ORDER]
+    assert known == sorted(known, key=NUMPYDOC_ORDER.index), (
+        f"{cls.__name__}: sections {known} are not in numpydoc order {NUMPYDOC_ORDER}"
+    )
+    assert re.search(r"^n_features_in_\b", sections["Attributes"], re.M), (
+        f"{cls.__name__}: Attributes does not document n_features_in_"
+    )
+    assert ">>> " in sections["Examples"], f"{cls.__name__}: Examples has no doctest"
