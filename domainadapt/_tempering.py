@@ -46,10 +46,11 @@ import scipy.sparse as sp
 from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from ._sparse import n_rows, vstack_rows
+from ._utils import Interval
 
 __all__ = [
     "FLATTEN_GRID",

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval as _SklearnInterval
 
 __all__ = [
+    "Interval",
     "check_grid",
     "check_int",
     "check_positive",
@@ -20,6 +22,18 @@ __all__ = [
     "random_subset",
     "resolve_device",
 ]
+
+
+class Interval(_SklearnInterval):
+    """scikit-learn's ``Interval`` parameter constraint, refusing booleans.
+
+    Python counts ``True`` as the integer 1, so scikit-learn's constraint accepts it;
+    a flag where a number is expected is a mistake, refused as it always was here.
+    Use it in ``_parameter_constraints`` exactly as scikit-learn's.
+    """
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
 
 def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:

@@ -215,7 +215,7 @@ def test_single_target_row_and_duplicates(make):
         (KMM(flatten=1.5), "flatten must"),
         (KLIEP(flatten="yes"), r"'flatten' parameter of KLIEP must be a str among \{'auto'\} or a float in the range \[0\.0, 1\.0\]\. Got 'yes' "),
         (ULSIF(flatten=-0.1), r"'flatten' parameter of ULSIF must be .* Got -0\.1 "),
-        (RuLSIF(flatten=True), r"flatten must be 'auto' or a number in \[0, 1\]; got True"),
+        (RuLSIF(flatten=True), r"'flatten' parameter of RuLSIF must be .* Got True "),
         (NearestNeighborWeighting(flatten=float("nan")), r"'flatten' parameter .* Got nan "),
         (TrAdaBoost(n_estimators=0), r"'n_estimators' parameter of TrAdaBoost must be an int in the range \[1, inf\)\. Got 0 "),
     ],

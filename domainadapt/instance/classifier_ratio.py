@@ -13,11 +13,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
 from .._sparse import is_sparse, vstack_rows
 from .._tempering import FLATTEN_CONSTRAINT
+from .._utils import Interval
 from ..base import InstanceAdapter
 
 

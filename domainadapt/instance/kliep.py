@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
 from .._kernels import bandwidth_grid, gaussian_kernel
 from .._tempering import FLATTEN_CONSTRAINT
-from .._utils import flatten, random_subset
+from .._utils import Interval, flatten, random_subset
 from ..base import InstanceAdapter
 
 __all__ = ["KLIEP"]

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
 from .._sparse import is_sparse
 from .._tempering import FLATTEN_CONSTRAINT
-from .._utils import flatten
+from .._utils import Interval, flatten
 from ..base import InstanceAdapter
 
 __all__ = ["NearestNeighborWeighting"]

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone, is_regressor
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
 from .._sparse import is_sparse, vstack_rows
+from .._utils import Interval
 from ..base import InstanceAdapter, _fit_with_weights
 
 __all__ = ["TrAdaBoost"]

@@ -40,11 +40,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from torch import Tensor, nn
 
 from .._domain import SOURCE, Domain
-from .._utils import resolve_device
+from .._utils import Interval, resolve_device
 from ..base import ModelAdapter
 from ..ops import ReversalSchedule
 from ..validation import check_domain, check_sample_domain
