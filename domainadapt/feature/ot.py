@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import sparse
-from scipy.optimize import linear_sum_assignment, linprog
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import type_of_target
 
 from .._domain import Domain
+from .._solvers import emd, sinkhorn_log
 from .._utils import check_int, check_positive, resolve_device
 from ..base import FeatureAdapter
 from ..ops import pairwise_sq_dists
@@ -35,134 +34,7 @@ _MM_TOL = 1e-3
 _LABEL_PENALTY = 1e3
 
 
-# ----------------------------------------------------------------------------- solvers
-def sinkhorn_log(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    C: torch.Tensor,
-    reg: float,
-    *,
-    max_iter: int = 1000,
-    tol: float = 1e-5,
-    f: torch.Tensor | None = None,
-    g: torch.Tensor | None = None,
-    eps_scaling: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, float]:
-    r"""Entropic optimal transport by log-domain Sinkhorn iterations.
-
-    .. math:: \min_{\gamma \in \Pi(a, b)} \langle \gamma, C \rangle
-              + \varepsilon \sum_{ij} \gamma_{ij} (\log \gamma_{ij} - 1)
-
-    The dual potentials ``f``, ``g`` are updated with ``logsumexp`` only
-    (Peyré & Cuturi 2019, Sec. 4.4), so no kernel ``exp(-C/eps)`` is ever formed
-    and a small ``reg`` cannot underflow. With ``eps_scaling`` the solve starts at
-    :math:`\varepsilon = \max C` and halves it down to ``reg``, warm-starting the
-    potentials at each stage (Schmitzer 2019); this makes small ``reg`` converge
-    in a few hundred iterations.
-
-    Parameters
-    ----------
-    a, b : Tensor of shape (n,), (m,)
-        Marginals (non-negative, same total mass).
-    C : Tensor of shape (n, m)
-        Cost matrix.
-    reg : float
-        Entropic regularisation :math:`\varepsilon > 0`.
-    max_iter : int
-        Maximal number of iterations (all stages together).
-    tol : float
-        Stop when the L1 violation of the row marginal is below ``tol`` (the
-        column marginal holds exactly after each iteration).
-    f, g : Tensor, optional
-        Initial potentials (warm start; the solve then starts at ``reg``).
-    eps_scaling : bool
-        Anneal the regularisation from ``max C`` to ``reg`` (cold starts only).
-
-    Returns
-    -------
-    coupling, f, g, n_iter, error
-    """
-    log_a = torch.log(a)
-    log_b = torch.log(b)
-    warm = f is not None and g is not None
-    if not warm:
-        f = torch.zeros_like(a)
-        g = torch.zeros_like(b)
-    c_max = float(C.max())
-    eps = max(reg, c_max) if eps_scaling and not warm else reg
-    n_iter, error = 0, float("inf")
-    while n_iter < max_iter:
-        final = eps <= reg
-        stage_iter = 0
-        while n_iter < max_iter:
-            # the row sums of the current coupling are exp(f/eps + lse_row)
-            lse_row = torch.logsumexp((g[None, :] - C) / eps, dim=1)
-            log_rows = f / eps + lse_row
-            error = float(torch.nansum(torch.abs(torch.exp(log_rows) - a)))
-            if n_iter > 0 and error <= (tol if final else max(tol, 1e-2 * eps / max(c_max, reg))):
-                break
-            f = eps * (log_a - lse_row)
-            g = eps * (log_b - torch.logsumexp((f[:, None] - C) / eps, dim=0))
-            n_iter += 1
-            stage_iter += 1
-            if not final and stage_iter >= 50:
-                break
-        if final:
-            break
-        eps = max(reg, eps / 2.0)
-    coupling = torch.exp((f[:, None] + g[None, :] - C) / eps)
-    return coupling, f, g, n_iter, error
-
-
-def emd(
-    a: np.ndarray, b: np.ndarray, C: np.ndarray, solver: str = "highs"
-) -> tuple[np.ndarray, int, bool]:
-    r"""Exact optimal transport :math:`\min_{\gamma \in \Pi(a, b)} \langle \gamma, C \rangle`.
-
-    Uniform marginals of equal size are an assignment problem, solved exactly by
-    :func:`scipy.optimize.linear_sum_assignment`; otherwise the transportation
-    linear programme is solved by HiGHS (:func:`scipy.optimize.linprog`), or by
-    POT's network simplex with ``solver="pot"`` (``pip install domainadapt[ot]``).
-
-    Returns
-    -------
-    coupling : ndarray of shape (n, m)
-    n_iter : int
-        Solver iterations (0 for the assignment solver).
-    converged : bool
-    """
-    n, m = C.shape
-    if n == m and np.allclose(a, 1.0 / n, rtol=1e-12, atol=0) and np.allclose(b, 1.0 / m):
-        rows, cols = linear_sum_assignment(C)
-        coupling = np.zeros((n, m))
-        coupling[rows, cols] = 1.0 / n
-        return coupling, 0, True
-    if solver == "pot":
-        try:
-            import ot  # noqa: PLC0415 - optional extra
-        except ImportError:
-            raise ImportError(
-                "emd_solver='pot' needs the POT package: pip install 'domainadapt[ot]'."
-            ) from None
-        coupling, log = ot.emd(a, b, np.ascontiguousarray(C), numItermax=10_000_000, log=True)
-        return np.asarray(coupling), 0, log.get("warning") is None
-    # transportation LP: rows sum to a, columns sum to b, gamma >= 0
-    row_sums = sparse.kron(sparse.eye(n), np.ones((1, m)), format="csr")
-    col_sums = sparse.kron(np.ones((1, n)), sparse.eye(m), format="csr")
-    A_eq = sparse.vstack([row_sums, col_sums], format="csr")
-    res = linprog(
-        C.ravel(),
-        A_eq=A_eq,
-        b_eq=np.concatenate([a, b]),
-        bounds=(0, None),
-        method="highs",
-    )
-    if res.x is None:
-        raise RuntimeError(f"the exact OT linear programme failed: {res.message}")
-    coupling = np.clip(res.x.reshape(n, m), 0.0, None)
-    return coupling, int(getattr(res, "nit", 0)), bool(res.status == 0)
-
-
+# ----------------------------------------------------------------------------- costs
 def _cost_matrix(X: torch.Tensor, Y: torch.Tensor, metric: str) -> torch.Tensor:
     if metric == "sqeuclidean":
         return pairwise_sq_dists(X, Y)

@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 import torch
 
 from .._domain import Domain
 from .._kernels import resolve_bandwidth
+from .._solvers import fista_box_sum_qp, solve_box_sum_qp
 from .._utils import check_int, check_positive, flatten, resolve_device
 from ..base import InstanceAdapter
 from ..ops import kernel_matrix, kernel_matvec
@@ -277,182 +277,7 @@ def _kmm_qp(
     return (*solve_box_sum_qp(K, kappa, B, lo, hi, max_iter=max_iter, tol=tol), const)
 
 
-def solve_box_sum_qp(
-    K: np.ndarray,
-    c: np.ndarray,
-    B: float,
-    lo: float,
-    hi: float,
-    *,
-    max_iter: int = 200,
-    tol: float = 1e-10,
-) -> tuple[np.ndarray, float, int]:
-    """Solve ``min 0.5 x'Kx - c'x  s.t. 0 <= x <= B, lo <= sum(x) <= hi`` (K PSD).
-
-    Primal-dual interior point, Mehrotra predictor-corrector, on the inequality form
-    ``Gx + s = h, s >= 0`` with duals ``z >= 0``; ``G = [-I; I; -1'; 1']``. Returns
-    ``(x, objective, n_iter)``.
-    """
-    n = len(c)
-    m = 2 * n + 2
-    ones = np.ones(n)
-    x = np.full(n, min(max(0.5 * (lo + hi) / n, 1e-3 * B), 0.5 * B))
-
-    h = [np.zeros(n), np.full(n, B), np.array([-lo]), np.array([hi])]
-    s = [hi_ - g for hi_, g in zip(h, _gx(x))]
-    s = [np.where(p > 1e-6, p, 1.0) for p in s]
-    z = [np.ones_like(p) for p in s]
-    scale_d = 1.0 + np.abs(c).max()
-    scale_p = 1.0 + max(B, hi)
-    jitter = 1e-12 * max(1.0, float(np.abs(np.diag(K)).max()))
-    n_iter = 0
-    best, best_x, stall = math.inf, x, 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007
-        Kx = K @ x
-        rd = Kx - c - z[0] + z[1] + (z[3][0] - z[2][0]) * ones
-        rp = [g + si - hi_ for g, si, hi_ in zip(_gx(x), s, h)]
-        gap = sum(float(si @ zi) for si, zi in zip(s, z))
-        mu = gap / m
-        obj = 0.5 * float(x @ Kx) - float(c @ x)
-        merit = max(
-            float(np.abs(rd).max()) / scale_d,
-            max(float(np.abs(p).max()) for p in rp) / scale_p,
-            gap / (1.0 + abs(obj)),
-        )
-        if merit < best:
-            best, best_x, stall = merit, x, 0
-        else:
-            stall += 1
-        # converged; or round-off (huge z/s ratios near the solution) stopped the progress
-        if merit <= tol or stall >= 3:
-            break
-        W = [zi / si for zi, si in zip(z, s)]
-        A = K + np.diag(W[0] + W[1] + jitter)
-        try:
-            fac = scipy.linalg.cho_factor(A, check_finite=False)
-        except np.linalg.LinAlgError:
-            fac = scipy.linalg.cho_factor(A + 1e-8 * np.eye(n), check_finite=False)
-        gamma = float(W[2][0] + W[3][0])
-        Ainv1 = scipy.linalg.cho_solve(fac, ones, check_finite=False)
-        denom = 1.0 + gamma * Ainv1.sum()
-
-        rc_aff = [si * zi for si, zi in zip(s, z)]
-        dx, ds, dz = _newton(fac, Ainv1, gamma / denom, W, rp, rd, rc_aff, s, z)
-        a_aff = min(_max_step(s, ds), _max_step(z, dz))
-        mu_aff = (
-            sum(
-                float((si + a_aff * dsi) @ (zi + a_aff * dzi))
-                for si, dsi, zi, dzi in zip(s, ds, z, dz)
-            )
-            / m
-        )
-        sigma_c = (mu_aff / mu) ** 3 if mu > 0 else 0.0
-        rc = [si * zi + dsi * dzi - sigma_c * mu for si, zi, dsi, dzi in zip(s, z, ds, dz)]
-        dx, ds, dz = _newton(fac, Ainv1, gamma / denom, W, rp, rd, rc, s, z)
-        step = min(1.0, 0.99 * min(_max_step(s, ds), _max_step(z, dz)))
-        x = x + step * dx
-        s = [si + step * dsi for si, dsi in zip(s, ds)]
-        z = [zi + step * dzi for zi, dzi in zip(z, dz)]
-    x = _project_numpy(np.clip(best_x, 0.0, B), B, lo, hi)
-    obj = 0.5 * float(x @ (K @ x)) - float(c @ x)
-    return x, obj, n_iter
-
-
-def _gx(v: np.ndarray) -> list:
-    """``G v`` for ``G = [-I; I; -1'; 1']``, split by constraint block."""
-    sv = v.sum()
-    return [-v, v, np.array([-sv]), np.array([sv])]
-
-
-def _newton(fac, Ainv1, coef, W, rp, rd, rc, s, z) -> tuple:
-    """One Newton direction of the interior-point method (reduced normal equations)."""
-    t = [wi * rpi - rci / si for wi, rpi, rci, si in zip(W, rp, rc, s)]
-    rhs = -rd - (-t[0] + t[1] + (t[3][0] - t[2][0]))
-    y = scipy.linalg.cho_solve(fac, rhs, check_finite=False)
-    dx = y - Ainv1 * (coef * y.sum())
-    dz = [wi * (g + rpi) - rci / si for wi, g, rpi, rci, si in zip(W, _gx(dx), rp, rc, s)]
-    ds = [-(rci + si * dzi) / zi for rci, si, dzi, zi in zip(rc, s, dz, z)]
-    return dx, ds, dz
-
-
-def _max_step(v: list, dv: list) -> float:
-    step = 1.0
-    for vi, dvi in zip(v, dv):
-        neg = dvi < 0
-        if neg.any():
-            step = min(step, float((-vi[neg] / dvi[neg]).min()))
-    return step
-
-
-def _project_numpy(v: np.ndarray, B: float, lo: float, hi: float) -> np.ndarray:
-    out = _project(torch.from_numpy(np.asarray(v, dtype=np.float64)), B, lo, hi)
-    return out.numpy()
-
-
 # ----------------------------------------------------------------------------- FISTA
-def _project(v: torch.Tensor, B: float, lo: float, hi: float, n_bisect: int = 100) -> torch.Tensor:
-    """Euclidean projection onto ``{0 <= w <= B, lo <= sum(w) <= hi}``: ``clip(v - tau)``."""
-    w = v.clamp(0.0, B)
-    total = float(w.sum())
-    if lo <= total <= hi:
-        return w
-    target = lo if total < lo else hi
-    # sum(clip(v - tau, 0, B)) is non-increasing in tau; bracket then bisect.
-    t_lo = float(v.min()) - B  # sum = n * B >= target
-    t_hi = float(v.max())  # sum = 0 <= target
-    for _ in range(n_bisect):
-        mid = 0.5 * (t_lo + t_hi)
-        if float((v - mid).clamp(0.0, B).sum()) > target:
-            t_lo = mid
-        else:
-            t_hi = mid
-        if t_hi - t_lo <= 1e-15 * max(1.0, abs(mid)):
-            break
-    # end on the bracket side whose sum lies inside [lo, hi]
-    w = (v - (t_lo if total < lo else t_hi)).clamp(0.0, B)
-    return w
-
-
-def _project_metric(
-    v: torch.Tensor, c: float, B: float, lo: float, hi: float, n_bisect: int = 200
-) -> torch.Tensor:
-    """Projection onto ``{0 <= w <= B, lo <= sum(w) <= hi}`` in the metric
-    ``||z||_M^2 = ||z||^2 + (c/n) (sum z)^2``.
-
-    KKT: ``w = clip(v - tau, 0, B)`` with ``tau = (c/n)(sum(w) - sum(v))`` when the sum
-    constraint is inactive (a monotone equation in ``tau``), else ``sum(w) = lo`` or ``hi``.
-    """
-    if c == 0.0:
-        return _project(v, B, lo, hi)
-    n, sv = len(v), float(v.sum())
-
-    def g(tau: float) -> float:
-        return tau - (c / n) * (float((v - tau).clamp(0.0, B).sum()) - sv)
-
-    span = float(v.max() - v.min()) + B + 1.0
-    t_lo, t_hi = float(v.min()) - B - 1.0, float(v.max()) + 1.0
-    while g(t_lo) > 0:
-        t_lo -= span
-        span *= 2.0
-    span = float(v.max() - v.min()) + B + 1.0
-    while g(t_hi) < 0:
-        t_hi += span
-        span *= 2.0
-    for _ in range(n_bisect):
-        mid = 0.5 * (t_lo + t_hi)
-        if g(mid) < 0:
-            t_lo = mid
-        else:
-            t_hi = mid
-        if t_hi - t_lo <= 1e-15 * max(1.0, abs(mid)):
-            break
-    w = (v - 0.5 * (t_lo + t_hi)).clamp(0.0, B)
-    total = float(w.sum())
-    if lo <= total <= hi:
-        return w
-    return _project(v, B, lo, hi)  # the sum constraint is active: Euclidean shift to it
-
-
 def _kmm_fista(
     Xs: np.ndarray,
     Xt: np.ndarray,
@@ -492,7 +317,7 @@ def _kmm_fista(
     # gradient then crawls. We use the metric M = I + c 11'/n with
     # 1 + c = (1'K1/n) / lambda_2, lambda_2 = top eigenvalue of K deflated by the
     # constant (power iterations), so that M^{-1/2} K M^{-1/2} is well balanced. The
-    # projection in that metric stays a 1-D monotone root (``_project_metric``), and a
+    # projection in that metric stays a 1-D monotone root (``project_box_sum_metric``), and a
     # backtracking check keeps the step 1/L valid (K <= L M on the steps taken).
     ones = torch.ones(n_s, **f64)
     K1 = K(ones)
@@ -517,49 +342,20 @@ def _kmm_fista(
     # initial L: generalised Rayleigh quotients along 1 and the deflated direction
     L = 1.05 * max(lam2, a / (1.0 + c))
 
-    def f_of(w: torch.Tensor, Kw: torch.Tensor) -> float:
-        return 0.5 * float(w @ Kw) - float(kappa @ w)
-
-    def prox_step(y: torch.Tensor, grad: torch.Tensor, L: float) -> torch.Tensor:
-        # minimise grad'(w - y) + L/2 ||w - y||_M^2:  w = Proj_M(y - M^{-1} grad / L)
-        step = grad - (c / (1.0 + c)) * grad.mean()
-        return _project_metric(y - step / L, c, B, lo, hi)
-
-    w = _project(ones, B, lo, hi)
-    Kw = K1 if bool(torch.equal(w, ones)) else K(w)
-    f_w = f_of(w, Kw)
-    y, Ky, t = w, Kw, 1.0
-    history = [f_w]
-    window = 10
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007
-        f_y = f_of(y, Ky)
-        grad = Ky - kappa
-        for _ in range(30):  # backtracking on L (rarely triggered)
-            w_new = prox_step(y, grad, L)
-            d = w_new - y
-            Kw_new = K(w_new)
-            f_new = f_of(w_new, Kw_new)
-            bound = f_y + float(grad @ d) + 0.5 * L * (float(d @ d) + c / n_s * float(d.sum()) ** 2)
-            if f_new <= bound + 1e-5 * abs(f_y):  # slack for float32 products
-                break
-            L *= 2.0
-        step = w_new - w
-        if float((y - w_new) @ step) > 0 or f_new > f_w:  # adaptive restart
-            t_new, beta = 1.0, 0.0
-        else:
-            t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-            beta = (t - 1.0) / t_new
-        y = w_new + beta * step
-        Ky = Kw_new + beta * (Kw_new - Kw)  # K is linear: no extra product
-        w, Kw, f_w, t = w_new, Kw_new, f_new, t_new
-        history.append(min(f_w, history[-1]))
-        # stop when the objective, measured from its lower bound -const (i.e. the squared
-        # weighted MMD, up to n_s^2 / 2), improved by less than tol over the last iterations
-        if n_iter >= window and history[-window - 1] - history[-1] <= tol * max(
-            history[-1] + const, 0.0
-        ):
-            break
+    w, f_w, n_iter = fista_box_sum_qp(
+        K,
+        kappa,
+        B,
+        lo,
+        hi,
+        lipschitz=L,
+        metric_weight=c,
+        f_min=-const,
+        max_iter=max_iter,
+        tol=tol,
+        x0=ones,
+        Kx0=K1,
+    )
     return w.cpu().numpy(), f_w, n_iter, const
 
 
