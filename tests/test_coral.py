@@ -184,9 +184,10 @@ def test_improves_target_accuracy_on_a_linear_shift():
 def test_bad_reg(shifted_blobs):
     X_s, y_s, X_t, _ = shifted_blobs
     for bad in (-1.0, "shrink", np.nan):
-        with pytest.raises(ValueError, match="reg must be"):
+        msg = r"'reg' parameter of CORAL must be a float in the range \[0\.0, inf\) or a str"
+        with pytest.raises(ValueError, match=rf"{msg} among \{{'auto'\}}\. Got {bad!r} "):
             CORAL(reg=bad).fit((X_s, y_s), X_t)
-    with pytest.raises(ValueError, match="ridge must be one of"):
+    with pytest.raises(ValueError, match=r"'ridge' parameter of CORAL must be .* Got 'mean' "):
         CORAL(ridge="mean").fit((X_s, y_s), X_t)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._domain import Domain
-from .._linalg import coral_map, pooled_std, regularised_covariance
+from .._linalg import RIDGES, coral_map, pooled_std, regularised_covariance
+from .._utils import Interval
 from ..base import FeatureAdapter
 
 __all__ = ["CORAL", "pooled_std", "regularised_covariance"]
@@ -112,6 +115,14 @@ class CORAL(FeatureAdapter):
     >>> bool(model.score(target.X, target.y) > 0.8)
     True
     """
+
+    _parameter_constraints: dict = {
+        **FeatureAdapter._parameter_constraints,
+        "reg": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "ridge": [StrOptions(set(RIDGES))],
+        "center": ["boolean"],
+        "estimator": [HasMethods(["fit"]), None],
+    }
 
     def __init__(
         self,

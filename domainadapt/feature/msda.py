@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._diagnostics import SMOOTH_RATIO_MIN, neighbour_label_ratio
 from .._domain import Domain
 from .._sparse import is_sparse, vstack_rows
-from .._utils import check_int, check_positive
+from .._utils import Interval
 from ..base import FeatureAdapter
 from ..exceptions import NotApplicableWarning
 
@@ -182,6 +184,17 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
     (5,)
     """
 
+    _parameter_constraints: dict = {
+        **FeatureAdapter._parameter_constraints,
+        "noise": [Interval(Real, 0, 1, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "reg": [Interval(Real, 0, None, closed="left")],
+        "nonlinearity": [StrOptions(set(_NONLINEARITIES))],
+        "scale": [StrOptions({"maxabs"}), None],
+        "concatenate": ["boolean"],
+        "estimator": [HasMethods(["fit"]), None],
+    }
+
     def __init__(
         self,
         noise: float = 0.5,
@@ -218,19 +231,7 @@ class mSDA(FeatureAdapter):  # noqa: N801 - the paper's name
         return np.asarray(X, dtype=np.float64) / scale
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
-        noise = check_positive("noise", self.noise, allow_zero=True)
-        if not noise < 1:
-            raise ValueError(f"noise must be in [0, 1); got {self.noise!r}.")
-        n_layers = check_int("n_layers", self.n_layers)
-        reg = check_positive("reg", self.reg, allow_zero=True)
-        if self.nonlinearity not in _NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {_NONLINEARITIES}; got {self.nonlinearity!r}."
-            )
-        if not isinstance(self.concatenate, (bool, np.bool_)):
-            raise ValueError(f"concatenate must be True or False; got {self.concatenate!r}.")
-        if self.scale not in ("maxabs", None):
-            raise ValueError(f"scale must be 'maxabs' or None; got {self.scale!r}.")
+        noise, n_layers, reg = float(self.noise), self.n_layers, float(self.reg)
         self.neighbour_ratio_ = neighbour_label_ratio(source.X, source.y)
         if self.neighbour_ratio_ >= SMOOTH_RATIO_MIN:
             warnings.warn(

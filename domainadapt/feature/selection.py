@@ -6,9 +6,10 @@ import numbers
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, RealNotInt, StrOptions
 
 from .._domain import Domain
-from .._utils import check_positive
+from .._utils import Interval
 from ..base import FeatureAdapter
 
 __all__ = ["MMDFeatureSelection", "per_feature_mmd"]
@@ -211,6 +212,17 @@ class MMDFeatureSelection(FeatureAdapter):
     True
     """
 
+    _parameter_constraints: dict = {
+        **FeatureAdapter._parameter_constraints,
+        "n_features_to_select": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="right"),
+        ],
+        "kernel": [StrOptions(set(_KERNELS))],
+        "bandwidth": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "estimator": [HasMethods(["fit"]), None],
+    }
+
     def __init__(
         self,
         n_features_to_select: int | float = 0.9,
@@ -225,26 +237,17 @@ class MMDFeatureSelection(FeatureAdapter):
         self.estimator = estimator
 
     def _n_selected(self, d: int) -> int:
-        k = self.n_features_to_select
-        bad = ValueError(
-            "n_features_to_select must be an int in [1, n_features] or a float in (0, 1]; "
-            f"got {k!r} (n_features={d})."
-        )
-        if isinstance(k, bool) or not isinstance(k, numbers.Real):
-            raise bad
+        k = self.n_features_to_select  # the range is declared; n_features is the data's
         if isinstance(k, numbers.Integral):
-            if not 1 <= k <= d:
-                raise bad
+            if k > d:
+                raise ValueError(
+                    f"n_features_to_select must be at most the number of features; got {k!r} "
+                    f"(n_features={d})."
+                )
             return int(k)
-        if not (0 < k <= 1):
-            raise bad
         return max(1, int(round(k * d)))
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
-        if not isinstance(self.kernel, str) or self.kernel not in _KERNELS:
-            raise ValueError(f"kernel must be one of {_KERNELS}; got {self.kernel!r}.")
-        if self.bandwidth is not None:
-            check_positive("bandwidth", self.bandwidth)
         d = source.X.shape[1]
         k = self._n_selected(d)
         scores, sigmas = per_feature_mmd(

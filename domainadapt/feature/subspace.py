@@ -7,9 +7,10 @@ import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, RealNotInt, StrOptions
 
 from .._domain import Domain
-from .._utils import check_int, check_positive
+from .._utils import Interval
 from ..base import FeatureAdapter
 from ..exceptions import NotApplicableWarning
 
@@ -164,6 +165,20 @@ class SubspaceAlignment(FeatureAdapter):
     True
     """
 
+    _parameter_constraints: dict = {
+        **FeatureAdapter._parameter_constraints,
+        "n_components": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            StrOptions({"auto"}),
+            None,
+        ],
+        "preprocess": [StrOptions({"center", "zscore"}), None],
+        "gamma": [Interval(numbers.Real, 0, None, closed="neither")],
+        "delta": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "estimator": [HasMethods(["fit"]), None],
+    }
+
     def __init__(
         self,
         n_components: int | float | str | None = 0.95,
@@ -205,10 +220,7 @@ class SubspaceAlignment(FeatureAdapter):
     def _choose_dimension(
         self, lam_s: np.ndarray, lam_t: np.ndarray, radius: float, n_min: int
     ) -> int:
-        gamma = check_positive("gamma", self.gamma)
-        delta = check_positive("delta", self.delta)
-        if not delta < 1:
-            raise ValueError(f"delta must be in (0, 1); got {self.delta!r}.")
+        gamma, delta = float(self.gamma), float(self.delta)
         r = min(len(lam_s), len(lam_t))
         if r < 2:
             return 1
@@ -219,28 +231,11 @@ class SubspaceAlignment(FeatureAdapter):
         return int(d[ok].max()) if ok.any() else 1
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
-        if self.preprocess not in (None, "center", "zscore"):
-            raise ValueError(
-                f"preprocess must be None, 'center' or 'zscore'; got {self.preprocess!r}."
-            )
-        n_comp = self.n_components
-        bad = ValueError(
-            "n_components must be an int >= 1, a float in (0, 1), 'auto' or None; "
-            f"got {n_comp!r}."
-        )
+        n_comp = self.n_components  # declared: an int >= 1, a float in (0, 1), "auto", None
         auto = isinstance(n_comp, str)
         share = None
-        if auto and n_comp != "auto":
-            raise bad
-        if not auto and n_comp is not None:
-            if isinstance(n_comp, bool) or not isinstance(n_comp, numbers.Real):
-                raise bad
-            if isinstance(n_comp, numbers.Integral):
-                n_comp = check_int("n_components", n_comp)
-            elif 0 < n_comp < 1:
-                share = float(n_comp)
-            else:
-                raise bad
+        if not auto and n_comp is not None and not isinstance(n_comp, numbers.Integral):
+            share = float(n_comp)
         Xs = np.asarray(source.X, dtype=np.float64)
         Xt = np.asarray(target.X, dtype=np.float64)
         self.source_mean_, self.source_scale_ = self._preprocess_stats(Xs)
