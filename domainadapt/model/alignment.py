@@ -8,9 +8,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from torch import Tensor, nn
 
+from .._utils import Interval
 from ..ops._validation import ESTIMATORS
 from ..ops.alignment_losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
 from ..training import DeepAdapter

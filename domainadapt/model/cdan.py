@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
+from .._utils import Interval
 from ..ops import gradient_reverse
 from ..training.data import Batch
 from ..training.networks import Discriminator

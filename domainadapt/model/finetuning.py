@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
 from .._domain import Domain
+from .._utils import Interval
 from ..training import DeepAdapter
 from ..training.data import ArrayData, Batch
 from .source_only import SourceOnly

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
+from .._utils import Interval
 from ..ops.relation_losses import contrastive_domain_discrepancy
 from ..training import Batch, DeepAdapter, FitContext, TrainState
 from ..training.conversion import iter_rows

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from torch import Tensor, nn
 
+from .._utils import Interval
 from ..ops.relation_losses import rkd_angle_loss, rkd_distance_loss
 from ..training import Batch, DeepAdapter, FitContext, TrainState
 
