@@ -151,10 +151,8 @@ class MMDFeatureSelection(FeatureAdapter):
         Number of features kept (int >= 1), or a fraction in (0, 1] of them
         (at least one is kept). The default drops the 10 % most shifted
         features. Keeping half of them (the default before 0.2) threw away
-        information: mean gain over no adaptation -2.5 points on the runner's
-        text tasks and -4.0 / -5.0 on Office-Caltech (20 per class / full);
-        with 0.9 it is +0.7, -0.2, -0.1, and +8.4 on digits, +5.4 on
-        MNIST/USPS (logistic regression, seed 0; 0.75 gave -2.0 on text).
+        information (measured on Office-Caltech full: -5.0 points against
+        no adaptation, -0.1 with 0.9; ``benchmarks/results/defaults.md``).
     kernel : {"gaussian", "laplacian", "linear"}, default="gaussian"
         Kernel of the 1-D MMD (linear: squared difference of the means).
     bandwidth : float, optional

@@ -90,10 +90,9 @@ class SubspaceAlignment(FeatureAdapter):
         ``load_office_caltech_surf`` does); ``"zscore"`` also
         divides by each domain's (population) std, the paper's preprocessing
         done in-model. New rows use the statistics of the domain they are
-        transformed as. On the L2-normalised MNIST/USPS subsets with 1-NN and
-        ``d=50``: ``None`` 54.4 / 66.4, ``"center"`` 55.4 / 60.3, ``"zscore"``
-        42.5 / 47.8 (USPS->MNIST / MNIST->USPS; no adaptation 44.7 / 65.9):
-        z-scoring pixels amplifies the near-constant border pixels.
+        transformed as. ``"zscore"`` does not suit pixels: it amplifies the
+        near-constant border pixels (measured, 1-NN USPS->MNIST: 42.5 %
+        against 55.4 % centred; ``benchmarks/results/defaults.md``).
     gamma : float, default=1e5
         :math:`\gamma` of the bound (the paper's value).
     delta : float, default=0.1
@@ -128,16 +127,12 @@ class SubspaceAlignment(FeatureAdapter):
 
     Notes
     -----
-    Defaults before 0.2: ``n_components=50, preprocess=None``. Measured with
-    the runner (``python -m domainadapt.benchmarks``, logistic regression,
-    seed 0; mean gain over no adaptation in points, digits / text /
-    Office-Caltech 20 per class / full / MNIST-USPS): ``d=50``, rows as given
-    +6.4 / +5.7 / -1.8 / -8.7 / +3.6; ``d=50``, centred +9.7 / +6.7 / -1.8 /
-    -8.7 / +6.5; the paper's bound (``"auto"``) -9.1 / -1.3 / -5.7 / -9.2 /
-    +0.3; fixed ``d`` of 20, 100, 200 (rows as given) each lost on some
-    collection (e.g. office full -9.7, -7.4, -6.3); the variance rule with
-    0.8 / 0.9 / 0.95 (centred) +7.8 / +9.2 / -1.6 / -5.0 / +4.9, +8.7 / +6.9
-    / -1.8 / -4.5 / +6.0 and +9.1 / +5.5 / -1.7 / -4.2 / +7.1 (the default).
+    Defaults before 0.2: ``n_components=50, preprocess=None``. Of the choices
+    measured (fixed ``d`` from 20 to 200, the paper's bound, the variance
+    rule at 0.8, 0.9 and 0.95, rows as given or centred), the default lost
+    least on Office-Caltech full (-4.2 points against -8.7 before) and the
+    paper's bound lost on four collections of five (table:
+    ``benchmarks/results/defaults.md``).
     SA still loses on Office-Caltech full, where a target of 157 (DSLR) or
     295 (Webcam) rows with 800 features has a principal subspace that is
     partly sampling noise: a model trained on the source projected onto it

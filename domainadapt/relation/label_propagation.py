@@ -112,12 +112,10 @@ class LabelPropagation(BaseAdapter):
         Weight of the target graph against the source seeds. Zhou et al. use
         0.99 and this class used 0.9 before 0.2: right when the target lies on
         a manifold that its k-NN graph follows (two moons: 1-NN 0.83–0.89,
-        propagation 1.00 with 0.9), but on the runner's collections (logistic
-        regression on the propagated labels, seed 0) the graph also spreads
-        errors. Mean gain over no adaptation with 0.9 / 0.7 / 0.5: text -11.9 /
-        -4.6 / -4.2, Office-Caltech (20 per class) -3.2 / -1.4 / -1.5,
-        Office-Caltech full -7.4 / -2.2 / -2.5, MNIST/USPS +33.8 / +28.7 /
-        +25.3, digits +14.0 / - / +14.3. On bag-of-words counts (text) the
+        propagation 1.00 with 0.9), but on the runner's collections the graph
+        also spreads errors (measured on Office-Caltech full: -7.4 points
+        against no adaptation with 0.9, -2.2 with 0.7; every collection in
+        ``benchmarks/results/defaults.md``). On bag-of-words counts (text) the
         cosine k-NN seeds are weaker than a linear model on the source and no
         ``alpha`` closes that gap: use a feature strategy there.
     align : {"center", "coral", None}, default="center"
