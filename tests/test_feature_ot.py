@@ -212,17 +212,17 @@ def test_warns_when_not_converged():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"reg": 0}, "reg must be a finite number > 0"),
-        ({"reg": -1.0}, "reg must be"),
-        ({"class_reg": -0.5}, "class_reg must be"),
-        ({"method": "exact"}, "method must be one of"),
-        ({"metric": "hamming"}, "metric must be one of"),
-        ({"normalize_cost": "mean"}, "normalize_cost must be one of"),
-        ({"max_iter": 0}, "max_iter must be an integer"),
-        ({"tol": 0.0}, "tol must be"),
-        ({"emd_solver": "simplex"}, "emd_solver must be one of"),
+        ({"reg": 0}, r"'reg' parameter of OTMapping must be .* Got 0 "),
+        ({"reg": -1.0}, r"'reg' parameter of OTMapping must be .* Got \-1\.0 "),
+        ({"class_reg": -0.5}, r"'class_reg' parameter of OTMapping must be .* Got \-0\.5 "),
+        ({"method": "exact"}, r"'method' parameter of OTMapping must be .* Got 'exact' "),
+        ({"metric": "hamming"}, r"'metric' parameter of OTMapping must be .* Got 'hamming' "),
+        ({"normalize_cost": "mean"}, r"'normalize_cost' parameter of OTMapping must be .* Got 'mean' "),
+        ({"max_iter": 0}, r"'max_iter' parameter of OTMapping must be .* Got 0 "),
+        ({"tol": 0.0}, r"'tol' parameter of OTMapping must be .* Got 0\.0 "),
+        ({"emd_solver": "simplex"}, r"'emd_solver' parameter of OTMapping must be .* Got 'simplex' "),
         ({"device": "tpu9"}, "device must be"),
-        ({"random_state": "seed"}, "random_state must be"),
+        ({"random_state": "seed"}, r"'random_state' parameter of OTMapping must be .* Got 'seed' "),
     ],
 )
 def test_bad_parameters_name_the_argument(params, match):

@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from .._domain import Domain
 from .._solvers import emd, sinkhorn_log
-from .._utils import check_int, check_positive, resolve_device
+from .._utils import Interval, resolve_device
 from ..base import FeatureAdapter
 from ..ops import pairwise_sq_dists
 
@@ -201,6 +202,23 @@ class OTMapping(FeatureAdapter):
     True
     """
 
+    _parameter_constraints: dict = {
+        **FeatureAdapter._parameter_constraints,
+        "method": [StrOptions(set(METHODS))],
+        "reg": [Interval(numbers.Real, 0, None, closed="neither")],
+        "class_reg": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "class_reg_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "metric": [StrOptions(set(METRICS))],
+        "normalize_cost": [StrOptions({n for n in NORMALIZATIONS if n is not None}), None],
+        "exact_max_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "emd_solver": [StrOptions(set(EMD_SOLVERS))],
+        "device": [str, torch.device],
+        "estimator": [HasMethods(["fit"]), None],
+        "random_state": ["random_state", np.random.Generator],
+    }
+
     def __init__(
         self,
         *,
@@ -234,33 +252,21 @@ class OTMapping(FeatureAdapter):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> dict[str, Any]:
-        def choice(name: str, value: Any, options: tuple) -> Any:
-            if not any(value is o or (isinstance(value, str) and value == o) for o in options):
-                raise ValueError(f"{name} must be one of {list(options)}; got {value!r}.")
-            return value
-
-        params = {
-            "method": choice("method", self.method, METHODS),
-            "reg": check_positive("reg", self.reg),
-            "class_reg": None
-            if self.class_reg is None
-            else check_positive("class_reg", self.class_reg, allow_zero=True),
-            "class_reg_iter": check_int("class_reg_iter", self.class_reg_iter),
-            "max_iter": check_int("max_iter", self.max_iter),
-            "tol": check_positive("tol", self.tol),
-            "metric": choice("metric", self.metric, METRICS),
-            "normalize_cost": choice("normalize_cost", self.normalize_cost, NORMALIZATIONS),
-            "exact_max_size": check_int("exact_max_size", self.exact_max_size),
-            "emd_solver": choice("emd_solver", self.emd_solver, EMD_SOLVERS),
+        """The parameters as the fit uses them; their ranges are declared in
+        ``_parameter_constraints`` (checked when ``fit`` starts), the device is resolved here."""
+        return {
+            "method": self.method,
+            "reg": float(self.reg),
+            "class_reg": None if self.class_reg is None else float(self.class_reg),
+            "class_reg_iter": int(self.class_reg_iter),
+            "max_iter": int(self.max_iter),
+            "tol": float(self.tol),
+            "metric": self.metric,
+            "normalize_cost": self.normalize_cost,
+            "exact_max_size": int(self.exact_max_size),
+            "emd_solver": self.emd_solver,
             "device": resolve_device(self.device),
         }
-        if self.random_state is not None and not isinstance(
-            self.random_state, (numbers.Integral, np.random.RandomState, np.random.Generator)
-        ):
-            raise ValueError(
-                f"random_state must be None, an int or a NumPy random state; got {self.random_state!r}."
-            )
-        return params
 
     # ------------------------------------------------------------------ fitting
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
