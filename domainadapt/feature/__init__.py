@@ -8,11 +8,12 @@ re-exported here.
 from ..ops.alignment_losses import DeepCORAL, JointMMDAlignment, MMDAlignment
 from ..registry import register
 from .coral import CORAL
+from .jda import JDA
 from .msda import mSDA
 from .ot import OTMapping
 from .selection import MMDFeatureSelection
 from .subspace import SubspaceAlignment
-from .tca import JDA, TCA
+from .tca import TCA
 
 __all__ = [
     "CORAL",
