@@ -1,0 +1,141 @@
+"""Other selection rules replayed on the candidates ``AutoAdapter`` fitted (``*.scores.csv``).
+
+``benchmarks/auto.py`` writes, per task and seed, every candidate's scores and true target
+accuracy. Any rule "rank the candidates by the mean rank over a set of scorers, keep the
+first, optionally fall back to no adaptation unless a strict majority of those scorers
+rate it at least as high as no adaptation" can then be evaluated without refitting. This
+module does it for every set of one to three scorers, in sample (all collections) and
+leave-one-collection-out (the rule is chosen on the other collections, then judged on the
+held-out one), so that the report says whether another default would have met the goals
+and whether such a choice would generalise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+from scipy.stats import rankdata
+
+#: Columns of ``*.scores.csv`` that are not scorers.
+NOT_SCORERS = ("task", "seed", "candidate", "target_accuracy", "ensemble")
+BASELINE = "no_adaptation"
+
+
+def _problems(score_rows: list[dict], group_of: dict[str, str], scorers: list[str]) -> list:
+    by_key = defaultdict(list)
+    for r in score_rows:
+        by_key[(r["task"], r["seed"])].append(r)
+    problems = []
+    for (task, _), rows in by_key.items():
+        names = [r["candidate"] for r in rows]
+        if BASELINE not in names:
+            continue
+        values = np.array([[float(r[s]) for s in scorers] for r in rows], dtype=float)
+        values = np.where(np.isfinite(values), values, -np.inf)
+        ranks = np.column_stack([rankdata(values[:, j]) for j in range(len(scorers))])
+        problems.append({"task": task, "group": group_of[task], "values": values,
+                         "ranks": ranks, "base": names.index(BASELINE),
+                         "acc": 100 * np.array([float(r["target_accuracy"]) for r in rows])})
+    return problems
+
+
+def _evaluate(problems: list, members: list[int], guard: bool) -> dict:
+    """Per task (mean over seeds): gain of the kept candidate over no adaptation."""
+    gains, accs = defaultdict(list), defaultdict(list)
+    for p in problems:
+        i = int(np.argmax(p["ranks"][:, members].mean(axis=1)))
+        if guard and i != p["base"]:
+            not_worse = (p["values"][i, members] >= p["values"][p["base"], members]).sum()
+            if 2 * not_worse <= len(members):
+                i = p["base"]
+        gains[(p["group"], p["task"])].append(p["acc"][i] - p["acc"][p["base"]])
+        accs[p["group"]].append(p["acc"][i])
+    return {"gain": {k: float(np.mean(v)) for k, v in gains.items()},
+            "acc": {g: float(np.mean(v)) for g, v in accs.items()}}
+
+
+def format_rules(score_rows: list[dict], group_of: dict[str, str],
+                 default_members: list[str], default_guard: bool = True,
+                 tolerance: float = 0.5, gap_goal: float = 1.5) -> str:
+    """A Markdown section: the default rule, the best rules in sample, and leave-one-out."""
+    scorers = [c for c in score_rows[0] if c not in NOT_SCORERS]
+    problems = _problems(score_rows, group_of, scorers)
+    groups = sorted({p["group"] for p in problems})
+    # oracle per collection: the candidate name with the best mean accuracy there
+    acc_by = defaultdict(lambda: defaultdict(list))
+    for r in score_rows:
+        if r["task"] in group_of:
+            acc_by[group_of[r["task"]]][r["candidate"]].append(100 * float(r["target_accuracy"]))
+    oracle = {g: max(np.mean(v) for v in acc_by[g].values()) for g in groups}
+
+    rules = []
+    for size in (1, 2, 3):
+        for members in itertools.combinations(range(len(scorers)), size):
+            for guard in (False, True):
+                if guard and size == 1:
+                    continue  # the one member always agrees with itself
+                res = _evaluate(problems, list(members), guard)
+                bad = {g: sum(1 for (gg, _), v in res["gain"].items() if gg == g and v < -tolerance)
+                       for g in groups}
+                gap = {g: res["acc"][g] - oracle[g] for g in groups}
+                rules.append({"members": [scorers[j] for j in members], "guard": guard,
+                              "bad": bad, "gap": gap,
+                              "worst": min(res["gain"].values()),
+                              "mean_gain": float(np.mean(list(res["gain"].values())))})
+
+    def cost(rule, among):
+        # both goals at once: tasks below no adaptation - tolerance, plus the mean
+        # shortfall (points) beyond the gap goal over the collections
+        return (sum(rule["bad"][g] for g in among)
+                + float(np.mean([max(0.0, -gap_goal - rule["gap"][g]) for g in among])))
+
+    def row(label, rule):
+        gaps = " | ".join(f"{rule['gap'][g]:+.1f}" for g in groups)
+        return (f"| {label} | {' + '.join(rule['members'])} | {'yes' if rule['guard'] else 'no'} "
+                f"| {sum(rule['bad'].values())} | {rule['worst']:+.1f} | {rule['mean_gain']:+.1f} "
+                f"| {gaps} |")
+
+    default = next((r for r in rules if r["members"] == [s for s in scorers
+                                                         if s in default_members]
+                    and r["guard"] == default_guard), None)
+    ranked = sorted(rules, key=lambda r: cost(r, groups))
+    header = ("| rule | scorers (mean rank) | guard | tasks < no adapt. − 0.5 | worst task | "
+              "mean gain | " + " | ".join(f"gap {g}" for g in groups) + " |")
+    lines = [
+        "## Other selection rules on the same fits",
+        "",
+        f"Replayed from the `.scores.csv` files: {len(rules)} rules (every set of 1 to 3 of the "
+        f"scorers {', '.join(scorers)}, ranked by mean rank, with and without the majority "
+        "guard) on the candidates AutoAdapter fitted on its training part of the source. "
+        "`gap`: the kept candidate's mean target accuracy minus the oracle-best candidate's "
+        "mean on that collection (points). Ranked by a cost that counts both goals: the number "
+        f"of tasks below no adaptation − {tolerance} plus the mean shortfall (points) beyond "
+        f"a gap of −{gap_goal} over the collections.",
+        "",
+        header,
+        "|" + "---|" * (6 + len(groups)),
+    ]
+    if default is not None:
+        lines.append(row("**default**", default))
+    for k, rule in enumerate(ranked[:8], 1):
+        lines.append(row(f"in sample #{k}", rule))
+    lines += [
+        "",
+        "Leave one collection out: the rule with the lowest cost on the other collections, "
+        "judged on the held-out one (an honest estimate of choosing the rule from these "
+        "data).",
+        "",
+        "| held-out collection | rule chosen on the others | guard | tasks < no adapt. − "
+        f"{tolerance} | gap to oracle | the default's gap |",
+        "|---|---|---|---|---|---|",
+    ]
+    for held in groups:
+        others = [g for g in groups if g != held]
+        best = min(rules, key=lambda r: cost(r, others))
+        default_gap = f"{default['gap'][held]:+.1f}" if default is not None else "n/a"
+        lines.append(f"| {held} | {' + '.join(best['members'])} | "
+                     f"{'yes' if best['guard'] else 'no'} | {best['bad'][held]} | "
+                     f"{best['gap'][held]:+.1f} | {default_gap} |")
+    return "\n".join(lines) + "\n"
