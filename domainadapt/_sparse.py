@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DENSIFY_LIMIT", "densify", "is_sparse", "n_rows", "vstack_rows"]
+__all__ = ["DENSIFY_LIMIT", "check_sparse", "densify", "is_sparse", "n_rows", "vstack_rows"]
 
 #: Largest dense copy (number of values) a strategy that needs dense input makes
 #: of a sparse matrix; about 0.8 GB in float64.
@@ -96,3 +96,36 @@ def densify(X: Any, name: str, owner: str | None, *, limit: int | None = None) -
         stacklevel=4,
     )
     return X.toarray().astype(dtype, copy=False)
+
+
+def check_sparse(X: Any, name: str, *, n_features: int | None = None) -> Any:
+    """Validate a SciPy sparse ``X``; return it as CSR, float32 or float64."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got a sparse array of shape {X.shape}."
+        )
+    if X.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} is a sparse matrix of dtype {X.dtype}; it must be numeric (bool, int or "
+            "float). Convert it with X.astype(np.float64)."
+        )
+    n, d = X.shape
+    if n == 0:
+        raise ValueError(f"{name} is empty: it has 0 rows.")
+    if d == 0:
+        raise ValueError(f"{name} has 0 features (shape {X.shape}).")
+    X = X.tocsr()
+    if X.dtype != np.float32:
+        X = X.astype(np.float64)
+    if not np.all(np.isfinite(X.data)):
+        coo = X.tocoo()
+        bad_rows = len(np.unique(coo.row[~np.isfinite(coo.data)]))
+        raise ValueError(
+            f"{name} contains NaN or infinity in {bad_rows} of {n} rows; "
+            "impute or drop them first."
+        )
+    if n_features is not None and d != n_features:
+        raise ValueError(
+            f"{name} has {d} features, but the strategy was fitted with {n_features}."
+        )
+    return X

@@ -8,9 +8,6 @@ the problem, never a bare error from deep inside NumPy, scikit-learn or torch.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -18,7 +15,6 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
 
 from ._domain import (
-    SAMPLE_DOMAIN_VALUES,
     SOURCE,
     TARGET,
     TARGET_LABELLED,
@@ -26,7 +22,14 @@ from ._domain import (
     Domain,
     _to_numpy,
 )
-from ._sparse import densify, n_rows, vstack_rows
+from ._feature_names import (
+    check_feature_names,
+    feature_names_checked,
+    fit_feature_names,
+    get_feature_names,
+)
+from ._sample_domain import check_sample_domain, stack_domains, target_rows_to_score
+from ._sparse import check_sparse, densify, n_rows
 
 __all__ = [
     "check_features",
@@ -81,7 +84,7 @@ def check_features(
     if X is None:
         raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features).")
     if sp.issparse(X):
-        X = _check_sparse(X, name, n_features=n_features)
+        X = check_sparse(X, name, n_features=n_features)
         if accept_sparse:
             return X
         X = densify(X, name, owner)
@@ -129,225 +132,6 @@ def check_features(
             f"{name} has {arr.shape[1]} features, but the strategy was fitted with {n_features}."
         )
     return arr
-
-
-def _check_sparse(X: Any, name: str, *, n_features: int | None = None) -> Any:
-    """Validate a SciPy sparse ``X``; return it as CSR, float32 or float64."""
-    if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features); got a sparse array of shape {X.shape}."
-        )
-    if X.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} is a sparse matrix of dtype {X.dtype}; it must be numeric (bool, int or "
-            "float). Convert it with X.astype(np.float64)."
-        )
-    n, d = X.shape
-    if n == 0:
-        raise ValueError(f"{name} is empty: it has 0 rows.")
-    if d == 0:
-        raise ValueError(f"{name} has 0 features (shape {X.shape}).")
-    X = X.tocsr()
-    if X.dtype != np.float32:
-        X = X.astype(np.float64)
-    if not np.all(np.isfinite(X.data)):
-        coo = X.tocoo()
-        bad_rows = len(np.unique(coo.row[~np.isfinite(coo.data)]))
-        raise ValueError(
-            f"{name} contains NaN or infinity in {bad_rows} of {n} rows; "
-            "impute or drop them first."
-        )
-    if n_features is not None and d != n_features:
-        raise ValueError(
-            f"{name} has {d} features, but the strategy was fitted with {n_features}."
-        )
-    return X
-
-
-# ------------------------------------------------------------------ feature names
-#: True while a caller passes rows whose feature names it has already checked.
-_NAMES_CHECKED: ContextVar[bool] = ContextVar("domainadapt_names_checked", default=False)
-
-
-@contextmanager
-def feature_names_checked() -> Iterator[None]:
-    """Skip :func:`check_feature_names` inside the block.
-
-    For a method that has checked the names of its input and then calls another
-    public method with the validated NumPy rows (``score`` calling ``predict``):
-    those rows have no names, and must not trigger the "fitted with feature names"
-    warning a second time. A context variable, so threads do not interfere.
-    """
-    token = _NAMES_CHECKED.set(True)
-    try:
-        yield
-    finally:
-        _NAMES_CHECKED.reset(token)
-
-
-def get_feature_names(X: Any, name: str = "X") -> np.ndarray | None:
-    """Column names of a DataFrame whose column names are all strings, as scikit-learn.
-
-    Parameters
-    ----------
-    X : array-like
-        Any input; only objects with ``columns`` (pandas, polars) have names.
-    name : str
-        How the argument is named in error messages.
-
-    Returns
-    -------
-    ndarray of object or None
-        ``None`` for arrays, tensors, sparse matrices and DataFrames whose column
-        names are not strings (e.g. the default ``RangeIndex``).
-
-    Raises
-    ------
-    TypeError
-        Some column names are strings and others are not.
-    """
-    if isinstance(X, np.ndarray) or sp.issparse(X):
-        return None
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "shape"):
-        return None
-    names = np.asarray(list(columns), dtype=object)
-    is_str = np.array([isinstance(c, str) for c in names], dtype=bool)
-    if len(names) == 0 or not is_str.any():
-        return None
-    if not is_str.all():
-        types = sorted({type(c).__name__ for c in names})
-        raise TypeError(
-            f"{name} has column names of several types {types}; feature names are only "
-            "supported when every column name is a string. Convert them first: "
-            "X.columns = X.columns.astype(str)."
-        )
-    return names
-
-
-def _name_difference(ref: np.ndarray, new: np.ndarray, ref_label: str, new_label: str) -> str:
-    """Say how the column names ``new`` differ from ``ref`` (both sequences of str)."""
-    only_new = [c for c in new if c not in set(ref)]
-    only_ref = [c for c in ref if c not in set(new)]
-    parts = []
-    if only_new:
-        parts.append(f"columns only in {new_label}: {_short(only_new)}")
-    if only_ref:
-        parts.append(f"columns only in {ref_label}: {_short(only_ref)}")
-    if not parts:  # same set of names, another order
-        pos = next(i for i, (a, b) in enumerate(zip(ref, new)) if a != b)
-        parts.append(
-            f"the same columns in another order (column {pos} is {ref[pos]!r} in {ref_label} "
-            f"but {new[pos]!r} in {new_label}); feature names must be in the same order"
-        )
-    return "; ".join(parts)
-
-
-def _short(names: list[Any], k: int = 5) -> str:
-    shown = ", ".join(repr(c) for c in names[:k])
-    return f"[{shown}{', ...' if len(names) > k else ''}] ({len(names)})"
-
-
-def check_feature_names(X: Any, fitted_names: np.ndarray | None, *, owner: str,
-                        name: str = "X") -> None:
-    """Compare the column names of ``X`` with those seen in ``fit``, as scikit-learn.
-
-    Parameters
-    ----------
-    X : array-like
-        Rows passed to ``predict``/``transform``/``score``.
-    fitted_names : ndarray or None
-        ``feature_names_in_`` of the fitted strategy (``None`` when it was fitted
-        without names).
-    owner : str
-        The strategy, for messages.
-    name : str
-        How the argument is named in messages.
-
-    Raises
-    ------
-    ValueError
-        ``X`` has other column names than in ``fit``, or the same in another order
-        (the columns would be silently mismatched).
-
-    Warns
-    -----
-    UserWarning
-        ``X`` has no names but the strategy was fitted with names, or the reverse
-        (scikit-learn's messages).
-    """
-    if _NAMES_CHECKED.get():
-        return
-    names = get_feature_names(X, name)
-    if names is None and fitted_names is None:
-        return
-    if fitted_names is None:
-        warnings.warn(
-            f"{name} has feature names, but {owner} was fitted without feature names",
-            UserWarning,
-            stacklevel=4,
-        )
-        return
-    if names is None:
-        warnings.warn(
-            f"{name} does not have valid feature names, but {owner} was fitted with "
-            "feature names",
-            UserWarning,
-            stacklevel=4,
-        )
-        return
-    if len(names) != len(fitted_names) or np.any(names != fitted_names):
-        raise ValueError(
-            f"The feature names should match those that were passed during fit: {name} "
-            f"differs from what {owner} was fitted with: "
-            f"{_name_difference(fitted_names, names, 'fit', name)}. Select the fitted "
-            "columns in their order first: X[model.feature_names_in_]."
-        )
-
-
-def _raw_X(obj: Any) -> Any:
-    """The ``X`` of a Domain, a tuple ``(X, y[, w])`` or a bare array (unvalidated)."""
-    if isinstance(obj, Domain):
-        return obj.X
-    if isinstance(obj, tuple):
-        return obj[0] if obj else None
-    return obj
-
-
-def fit_feature_names(source: Any, target: Any, sample_domain: Any = None) -> np.ndarray | None:
-    """The feature names a strategy is fitted with (``feature_names_in_``), or None.
-
-    Parameters
-    ----------
-    source, target, sample_domain
-        The arguments of ``fit``: ``fit(source, target)`` or the stacked
-        ``fit(X, y, sample_domain=...)``.
-
-    Returns
-    -------
-    ndarray of object or None
-        The string column names of the DataFrame(s); in the ``(source, target)``
-        form, those of whichever of the two has names.
-
-    Raises
-    ------
-    ValueError
-        Source X and target X are both DataFrames with other column names, or the
-        same names in another order.
-    """
-    if sample_domain is not None:
-        return get_feature_names(source, "X")
-    src = get_feature_names(_raw_X(source), "source X")
-    tgt = get_feature_names(_raw_X(target), "target X") if target is not None else None
-    if src is not None and tgt is not None and (
-        len(src) != len(tgt) or np.any(src != tgt)
-    ):
-        raise ValueError(
-            "source X and target X have different feature names: "
-            f"{_name_difference(src, tgt, 'source X', 'target X')}. Give both the same "
-            "columns in the same order, e.g. target_X = target_X[source_X.columns]."
-        )
-    return src if src is not None else tgt
 
 
 def _check_weights(w: Any, n: int, name: str) -> np.ndarray | None:
@@ -583,55 +367,6 @@ def _check_target_labels(y_source: np.ndarray, y_target: np.ndarray) -> None:
         )
 
 
-def check_sample_domain(sample_domain: Any, n_samples: int) -> np.ndarray:
-    """Validate a ``sample_domain`` array of the stacked form.
-
-    Parameters
-    ----------
-    sample_domain : array-like of shape (n_samples,)
-        One of ``"source"``, ``"target"`` (unlabelled: its ``y`` is never used
-        to fit) or ``"target_labelled"`` per row.
-    n_samples : int
-        Number of rows of ``X``.
-    """
-    if sample_domain is None:
-        raise ValueError("sample_domain is None.")
-    sd = _to_numpy(sample_domain)
-    if sd.ndim != 1:
-        raise ValueError(f"sample_domain must be 1-D; got shape {sd.shape}.")
-    if len(sd) != n_samples:
-        raise ValueError(f"sample_domain has {len(sd)} entries but X has {n_samples} rows.")
-    sd = sd.astype(str)
-    unknown = sorted(set(np.unique(sd).tolist()) - set(SAMPLE_DOMAIN_VALUES))
-    if unknown:
-        raise ValueError(
-            f"sample_domain has unknown values {unknown[:5]}; each entry must be one of "
-            f"{list(SAMPLE_DOMAIN_VALUES)}."
-        )
-    return sd
-
-
-def target_rows_to_score(
-    X: np.ndarray, y: Any, sample_domain: Any, sample_weight: Any = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Keep the target rows of a scoring call (all rows when ``sample_domain`` is None).
-
-    Returns ``(X, y, sample_domain, sample_weight)`` restricted to the rows to score.
-    """
-    y = np.asarray(y)
-    if len(y) != n_rows(X):
-        raise ValueError(f"y has {len(y)} entries but X has {n_rows(X)} rows.")
-    if sample_domain is None:
-        return X, y, None, sample_weight
-    sd = check_sample_domain(sample_domain, n_rows(X))
-    keep = sd != SOURCE
-    if not keep.any():
-        raise ValueError("score: sample_domain marks no target row to score.")
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)[keep]
-    return X[keep], y[keep], sd[keep], sample_weight
-
-
 def split_sample_domain(
     X: Any,
     y: Any,
@@ -673,21 +408,3 @@ def split_sample_domain(
         labelled=labelled if labelled.any() else None,
     )
     return source, target
-
-
-def stack_domains(source: Domain, target: Domain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inverse of :func:`split_sample_domain` for validated domains.
-
-    Returns ``(X, y, sample_domain)``; unlabelled target rows get a placeholder
-    label (the first source label), never used because ``sample_domain`` says
-    ``"target"``.
-    """
-    X = vstack_rows([source.X, target.X])
-    y_t = np.full(n_rows(target.X), source.y[0], dtype=source.y.dtype)
-    sd_t = np.full(n_rows(target.X), TARGET, dtype=object)
-    if target.y is not None:
-        y_t = np.where(target.labelled, target.y, y_t).astype(source.y.dtype, copy=False)
-        sd_t[target.labelled] = TARGET_LABELLED
-    y = np.concatenate([source.y, y_t])
-    sd = np.concatenate([np.full(n_rows(source.X), SOURCE, dtype=object), sd_t]).astype(str)
-    return X, y, sd

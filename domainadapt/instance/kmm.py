@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._domain import Domain
 from .._kernels import resolve_bandwidth
 from .._solvers import fista_box_sum_qp, solve_box_sum_qp
-from .._utils import check_int, check_positive, flatten, resolve_device
+from .._tempering import FLATTEN_CONSTRAINT
+from .._utils import Interval, flatten, resolve_device
 from ..base import InstanceAdapter
 from ..ops import kernel_matrix, kernel_matvec
 
@@ -174,6 +177,22 @@ class KMM(InstanceAdapter):
     (5,)
     """
 
+    _parameter_constraints: dict = {
+        **InstanceAdapter._parameter_constraints,
+        "B": [Interval(Real, 0, None, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="left"), None],
+        "bandwidth": [StrOptions({"median"}), Interval(Real, 0, None, closed="neither"), None],
+        "solver": [StrOptions(set(_SOLVERS))],
+        "exact_max_n": [Interval(Integral, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "block_size": [Interval(Integral, 1, None, closed="left"), None],
+        "device": [str, torch.device],
+        "flatten": FLATTEN_CONSTRAINT,
+        "estimator": [HasMethods(["fit"]), None],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
     def __init__(
         self,
         B: float = 2.0,
@@ -203,18 +222,13 @@ class KMM(InstanceAdapter):
         self.random_state = random_state
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
-        B = check_positive("B", self.B)
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {_SOLVERS}; got {self.solver!r}.")
-        exact_max_n = check_int("exact_max_n", self.exact_max_n, 0)
-        max_iter = check_int("max_iter", self.max_iter)
-        tol = check_positive("tol", self.tol)
+        B, exact_max_n, max_iter, tol = float(self.B), self.exact_max_n, self.max_iter, float(self.tol)
         Xs, Xt = flatten(source.X), flatten(target.X)
         n_s = len(Xs)
         if self.eps is None:
             eps = min(B / math.sqrt(n_s), (math.sqrt(n_s) - 1.0) / math.sqrt(n_s))
         else:
-            eps = check_positive("eps", self.eps, allow_zero=True)
+            eps = float(self.eps)
         lo, hi = n_s * max(1.0 - eps, 0.0), n_s * (1.0 + eps)
         if B * n_s < lo:
             raise ValueError(
