@@ -9,16 +9,18 @@ re-estimating the target pseudo-labels between solves; the kernel features
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods
 
 from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import Domain
-from .._utils import check_int, check_positive
+from .._utils import Interval
 from ..exceptions import NotApplicableWarning
 from .tca import (
     _clip_components,
@@ -134,6 +136,14 @@ class JDA(_KernelEmbedding):
     True
     """
 
+    _parameter_constraints: dict = {
+        **_KernelEmbedding._parameter_constraints,
+        "reg": [Interval(Real, 0, None, closed="neither")],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "pseudo_labeler": [HasMethods(["fit", "predict"]), None],
+        "normalize_embedding": ["boolean"],
+    }
+
     def __init__(
         self,
         n_components: int = 100,
@@ -191,16 +201,7 @@ class JDA(_KernelEmbedding):
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
         k = self._common_checks()
-        reg = check_positive("reg", self.reg)
-        n_iter = check_int("n_iter", self.n_iter, low=0)
-        if self.pseudo_labeler is not None and not hasattr(self.pseudo_labeler, "fit"):
-            raise TypeError(
-                f"pseudo_labeler must be a classifier with fit/predict; got {self.pseudo_labeler!r}."
-            )
-        if not isinstance(self.normalize_embedding, (bool, np.bool_)):
-            raise ValueError(
-                f"normalize_embedding must be True or False; got {self.normalize_embedding!r}."
-            )
+        reg, n_iter = float(self.reg), self.n_iter
         if source.y.dtype.kind == "f" and not np.all(np.mod(source.y, 1) == 0):
             raise ValueError("JDA needs class labels; source y looks continuous (regression).")
         if self.pseudo_labeler is None:

@@ -27,15 +27,17 @@ formed. Which ``F``:
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._domain import Domain
 from .._kernels import gaussian_kernel, resolve_bandwidth
-from .._utils import check_int, check_positive
+from .._utils import Interval
 from ..base import FeatureAdapter
 
 __all__ = ["TCA", "centred_scatter", "mmd_embedding"]
@@ -128,12 +130,6 @@ def normalise_factor(E: np.ndarray) -> np.ndarray:
     return E / np.sqrt(norm) if norm > 0 else E
 
 
-def _check_kernel(kernel: Any) -> str:
-    if not isinstance(kernel, str) or kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {_KERNELS}; got {kernel!r}.")
-    return kernel
-
-
 def _clip_components(n_components: int, available: int, owner: str, why: str) -> int:
     if n_components > available:
         warnings.warn(
@@ -149,15 +145,23 @@ def _clip_components(n_components: int, available: int, owner: str, why: str) ->
 class _KernelEmbedding(FeatureAdapter):
     """Shared machinery of TCA and JDA: features ``F``, solving, out-of-sample rows."""
 
+    _parameter_constraints: dict = {
+        **FeatureAdapter._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "kernel": [StrOptions(set(_KERNELS))],
+        "bandwidth": [Interval(Real, 0, None, closed="neither"), StrOptions({"median"}), None],
+        "n_landmarks": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+        "estimator": [HasMethods(["fit"]), None],
+        "random_state": ["random_state"],
+    }
+
     def _resolve_landmarks(self, n: int) -> int | None:
         m = self.n_landmarks
         if m is None or self.kernel == "linear":
             return None
-        if isinstance(m, str):
-            if m != "auto":
-                raise ValueError(f"n_landmarks must be None, 'auto' or an int >= 1; got {m!r}.")
+        if isinstance(m, str):  # "auto"
             return AUTO_NYSTROEM_LANDMARKS if n > AUTO_NYSTROEM_THRESHOLD else None
-        return min(check_int("n_landmarks", m), n)
+        return min(int(m), n)
 
     def _kernel(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
         if self.kernel == "linear":
@@ -229,12 +233,8 @@ class _KernelEmbedding(FeatureAdapter):
         return Z.astype(X.dtype, copy=False)
 
     def _common_checks(self) -> int:
-        """Validate the shared parameters; return ``n_components``."""
-        _check_kernel(self.kernel)
-        k = check_int("n_components", self.n_components)
-        if self.bandwidth is not None and not isinstance(self.bandwidth, str):
-            check_positive("bandwidth", self.bandwidth)
-        return k
+        """``n_components`` (the shared parameters are declared in ``_parameter_constraints``)."""
+        return int(self.n_components)
 
 
 class TCA(_KernelEmbedding):
@@ -324,6 +324,11 @@ class TCA(_KernelEmbedding):
     True
     """
 
+    _parameter_constraints: dict = {
+        **_KernelEmbedding._parameter_constraints,
+        "mu": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(
         self,
         n_components: int = 30,
@@ -345,7 +350,7 @@ class TCA(_KernelEmbedding):
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
         k = self._common_checks()
-        mu = check_positive("mu", self.mu)
+        mu = float(self.mu)
         rng = check_random_state(self.random_state)
         X = np.concatenate([source.X, target.X]).astype(np.float64, copy=False)
         ns = len(source.X)
