@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
@@ -18,7 +19,7 @@ from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import SOURCE, Domain
 from .._linalg import coral_map
 from .._solvers import spread_labels, symmetric_normalize
-from .._utils import check_int
+from .._utils import Interval
 from ..base import BaseAdapter, _fit_with_weights
 from ..exceptions import NotApplicableWarning
 from ..validation import check_sample_domain, feature_names_checked, target_rows_to_score
@@ -48,15 +49,6 @@ def _scale_from(dist: np.ndarray) -> float:
     if not s > 0:  # all neighbours coincide
         s = 1.0
     return s * s
-
-
-def _check_unit(name: str, value: Any, *, closed_right: bool) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    ok = ok and 0 <= value and (value <= 1 if closed_right else value < 1)
-    if not ok:
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}; got {value!r}.")
-    return float(value)
 
 
 class LabelPropagation(BaseAdapter):
@@ -217,6 +209,22 @@ class LabelPropagation(BaseAdapter):
 
     family = "relation"
 
+    _parameter_constraints: dict = {
+        **BaseAdapter._parameter_constraints,
+        "n_neighbors_source": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_neighbors_target": [Interval(numbers.Integral, 1, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="left")],
+        "align": [StrOptions({"center", "coral"}), None],
+        "normalize": ["boolean"],
+        "class_mass_normalization": ["boolean"],
+        "n_rounds": [Interval(numbers.Integral, 0, None, closed="left")],
+        "self_training_weight": [Interval(numbers.Real, 0, 1, closed="both")],
+        "solver": [StrOptions({"auto", "direct", "cg"})],
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "estimator": [HasMethods(["fit"]), None],
+    }
+
     def __init__(
         self,
         n_neighbors_source: int = 10,
@@ -245,20 +253,9 @@ class LabelPropagation(BaseAdapter):
         self.max_iter = max_iter
         self.estimator = estimator
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self, n_target: int) -> str:
-        check_int("n_neighbors_source", self.n_neighbors_source, 1)
-        check_int("n_neighbors_target", self.n_neighbors_target, 1)
-        _check_unit("alpha", self.alpha, closed_right=False)
-        _check_unit("self_training_weight", self.self_training_weight, closed_right=True)
-        check_int("n_rounds", self.n_rounds, 0)
-        check_int("max_iter", self.max_iter, 1)
-        if not (isinstance(self.tol, numbers.Real) and self.tol > 0):
-            raise ValueError(f"tol must be a number > 0; got {self.tol!r}.")
-        if self.align not in ("center", "coral", None):
-            raise ValueError(f"align must be 'center', 'coral' or None; got {self.align!r}.")
-        if self.solver not in ("auto", "direct", "cg"):
-            raise ValueError(f"solver must be 'auto', 'direct' or 'cg'; got {self.solver!r}.")
+    # ------------------------------------------------------------------ solver
+    def _resolve_solver(self, n_target: int) -> str:
+        """The solver for ``n_target`` rows (parameters: see ``_parameter_constraints``)."""
         if self.solver == "auto":
             return "direct" if n_target <= DIRECT_MAX_ROWS else "cg"
         return self.solver
@@ -290,7 +287,7 @@ class LabelPropagation(BaseAdapter):
     # --------------------------------------------------------------------- fit
     def _fit(self, source: Domain, target: Domain) -> None:
         n_t = len(target.X)
-        solver = self._check_params(n_t)
+        solver = self._resolve_solver(n_t)
         if type_of_target(source.y) not in ("binary", "multiclass"):
             raise ValueError(
                 f"{type(self).__name__} is a classifier: source y must hold class labels; "
