@@ -5,7 +5,9 @@ A strategy joins this suite through the ``domainadapt.registry.register`` decora
 
 from __future__ import annotations
 
+import inspect
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +17,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    generate_invalid_param_val,
+    make_constraint,
+)
 
 from domainadapt import Domain, make_da_pipeline
 from domainadapt.base import BaseAdapter
@@ -195,3 +203,63 @@ def test_unfitted_raises(entry, shifted_blobs):
 
     with pytest.raises(NotFittedError):
         make(entry).predict(shifted_blobs[2])
+
+
+# ----------------------------------------------------------- declared hyper-parameters
+CLASSES = list({type(e.make()): None for e in get_adapters()})
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=[c.__name__ for c in CLASSES])
+def test_every_parameter_has_a_declared_constraint(cls):
+    """Every registered class declares a constraint for each ``__init__`` parameter
+    (deep strategies take their base's parameters through ``**kwargs``: those are the
+    ones ``get_params`` lists)."""
+    signature = inspect.signature(cls.__init__).parameters
+    named = {n for n, p in signature.items() if p.kind != p.VAR_KEYWORD} - {"self"}
+    if any(p.kind == p.VAR_KEYWORD for p in signature.values()):
+        expected = set(cls._get_param_names())
+        assert named <= expected
+    else:
+        expected = named
+    assert expected == set(cls._parameter_constraints)
+
+
+class _Untouchable:
+    """Data that fails the test if ``fit`` reads it before checking the parameters."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"fit touched the data ({name}) before checking its parameters")
+
+    def __len__(self):
+        raise AssertionError("fit touched the data (len) before checking its parameters")
+
+    def __iter__(self):
+        raise AssertionError("fit touched the data (iter) before checking its parameters")
+
+
+def _clearly_bad(constraints):
+    """A number no constraint of the list accepts: out of the first interval, else NaN."""
+    checks = [make_constraint(c) for c in constraints]
+    intervals = [c for c in checks if isinstance(c, Interval)]
+    candidates = [generate_invalid_param_val(intervals[0]), float("nan")]
+    return next(v for v in candidates if not any(c.is_satisfied_by(v) for c in checks))
+
+
+NUMERIC = [
+    (entry, name)
+    for entry in get_adapters()
+    for name, constraints in sorted(type(entry.make())._parameter_constraints.items())
+    if any(isinstance(make_constraint(c), Interval) for c in constraints)
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "name"), NUMERIC, ids=[f"{e.name}-{n}" for e, n in NUMERIC]
+)
+def test_bad_numeric_parameter_raises_at_fit_before_the_data(entry, name):
+    adapter = entry.make_for_tests(LogisticRegression(max_iter=500), 0)
+    bad = _clearly_bad(type(adapter)._parameter_constraints[name])
+    adapter.set_params(**{name: bad})
+    message = rf"'{name}' parameter of {type(adapter).__name__} must be .* Got {re.escape(repr(bad))} "
+    with pytest.raises(InvalidParameterError, match=message):
+        adapter.fit(_Untouchable(), _Untouchable())
