@@ -23,8 +23,9 @@ e.g. clustering the target) and ``_make_context(**fields)`` (a
 :class:`~domainadapt.training.hooks.FitContext` subclass holding what the method
 needs for the duration of one fit, read by the hooks as ``state.context``; nothing
 temporary goes on ``self``). The engine (:class:`~domainadapt.training.Trainer`)
-does everything else; data conversion is in :mod:`~domainadapt.training.conversion`,
-save/load in :mod:`~domainadapt.training.persistence`.
+does everything else; ``fit``'s inputs are handled in :mod:`~domainadapt.training.inputs`,
+data conversion is in :mod:`~domainadapt.training.conversion`, save/load in
+:mod:`~domainadapt.training.persistence`.
 """
 
 from __future__ import annotations
@@ -37,25 +38,23 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from torch import Tensor, nn
 
-from .._domain import SOURCE, Domain
 from .._utils import Interval, resolve_device
 from ..base import ModelAdapter
 from ..ops import ReversalSchedule
-from ..validation import check_domain, check_sample_domain
 from .architecture import DefaultNetworkMixin
 from .callbacks import Checkpoint
-from .conversion import as_data, domains_to_data, hold_out, resolve_n_classes
-from .data import Batch, is_torch_data
+from .conversion import hold_out
+from .data import Batch
 from .distributed import distributed_context
 from .engine import Trainer, default_source_loss
 from .hooks import FitContext, TrainHooks, TrainState
 from .inference import NetworkInferenceMixin
+from .inputs import FitInputMixin
 from .optim import LR_SCHEDULES, OPTIMIZERS
 from .persistence import PersistenceMixin
 from .settings import (
@@ -69,7 +68,9 @@ from .settings import (
 __all__ = ["DeepAdapter"]
 
 
-class DeepAdapter(NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, ModelAdapter):
+class DeepAdapter(
+    FitInputMixin, NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, ModelAdapter
+):
     r"""Base class of every deep strategy (trained by one engine), whatever its family.
 
     Fitted with ``fit(source, target)`` like every strategy; ``source`` and
@@ -393,79 +394,6 @@ class DeepAdapter(NetworkInferenceMixin, PersistenceMixin, DefaultNetworkMixin, 
         lab = batch.target_labelled
         ce_t = F.cross_entropy(logits_target[lab].float(), batch.target_y[lab], reduction="sum")
         return (ce_s.sum() + ce_t) / (ce_s.shape[0] + lab.sum())
-
-    # ------------------------------------------------------------------ fit
-    def fit(
-        self,
-        source: Any,
-        target: Any = None,
-        sample_domain: Any = None,
-        sample_weight: Any = None,
-    ) -> DeepAdapter:
-        """Train on labelled source rows and (mostly unlabelled) target rows.
-
-        Parameters
-        ----------
-        source : Domain, tuple (X, y[, w]), Dataset or DataLoader
-            The labelled source; in the stacked form, all rows ``X``.
-        target : Domain, array-like, (X, y), Dataset or DataLoader
-            The target (``-1`` labels mark unlabelled rows); in the stacked form, ``y``.
-        sample_domain : array-like of str, optional
-            Stacked form only.
-        sample_weight : array-like, optional
-            Importance weights of the source rows (of every row in the stacked form;
-            only the source rows' are used), e.g. ``domainadapt.instance`` weights.
-            They multiply ``source.sample_weight``.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        if is_torch_data(source) or is_torch_data(target):
-            if sample_domain is not None:
-                raise ValueError("sample_domain cannot be used with Dataset/DataLoader inputs.")
-            if sample_weight is not None:
-                raise ValueError(
-                    "sample_weight cannot be used with Dataset/DataLoader inputs: give the "
-                    "source items as (x, y, weight)."
-                )
-            self._fit_torch_data(source, target)
-            return self
-        src, tgt = self._validate_fit_input(source, target, sample_domain)
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if sample_domain is not None:
-                sd = check_sample_domain(sample_domain, len(w))
-                w = w[sd == SOURCE]
-            sw = w if src.sample_weight is None else w * src.sample_weight
-            src = check_domain(
-                Domain(src.X, src.y, sample_weight=sw), "source", require_labels=True,
-                allow_nd=True,
-            )
-        self.n_features_in_ = int(np.prod(src.X.shape[1:]))
-        self._fit(src, tgt)
-        return self
-
-    def _fit(self, source: Domain, target: Domain) -> None:
-        src, tgt, classes = domains_to_data(source, target, type(self).__name__)
-        self.classes_ = classes
-        self._train(src, tgt, len(classes), source.X.shape[1:])
-
-    def _fit_torch_data(self, source: Any, target: Any) -> None:
-        if target is None:
-            raise ValueError("target is missing: fit(source, target) needs target data.")
-        src = as_data(source, "source", self.num_workers)
-        tgt = as_data(target, "target", self.num_workers)
-        if src.sample_shape != tgt.sample_shape:
-            raise ValueError(
-                "source and target have different feature shapes: "
-                f"{src.sample_shape} vs {tgt.sample_shape}."
-            )
-        n_classes = resolve_n_classes(src, self.n_classes)
-        self.classes_ = np.arange(n_classes)
-        self.n_features_in_ = int(np.prod(src.sample_shape))
-        self._train(src, tgt, n_classes, src.sample_shape)
 
     def _check_params(self) -> None:
         check_deep_params(self)
