@@ -36,6 +36,7 @@ from ._tempering import (
     temper_weights,
 )
 from .validation import (
+    check_class_labels,
     check_feature_names,
     check_features,
     check_sample_domain,
@@ -126,6 +127,7 @@ class BaseAdapter(BaseEstimator):
         if sample_domain is not None:
             source, target = split_sample_domain(source, target, sample_domain, **kw)
         domains = check_source_target(source, target, **kw)
+        check_class_labels(*domains, getattr(self, "estimator", None), type(self).__name__)
         if names is not None:
             self.feature_names_in_ = names
         elif "feature_names_in_" in self.__dict__:

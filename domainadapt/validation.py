@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_classifier
 from sklearn.utils.multiclass import type_of_target
 
 from ._domain import (
@@ -39,6 +40,7 @@ __all__ = [
     "get_feature_names",
     "check_domain",
     "check_source_target",
+    "check_class_labels",
     "check_sample_domain",
     "split_sample_domain",
     "stack_domains",
@@ -285,7 +287,7 @@ def check_domain(
         kind = type_of_target(y)
         if kind in ("binary", "multiclass") and len(np.unique(y)) < 2:
             raise ValueError(
-                f"{name} y has a single class ({np.unique(y)[0]!r}); a classifier needs at "
+                f"{name} y has a single class ({np.unique(y)[0].item()!r}); a classifier needs at "
                 "least two classes in the source domain."
             )
     weights = _check_weights(dom.sample_weight, n, f"{name} sample_weight")
@@ -356,6 +358,38 @@ def check_source_target(
         dtype = np.result_type(src.X.dtype, tgt.X.dtype)
         src.X, tgt.X = src.X.astype(dtype, copy=False), tgt.X.astype(dtype, copy=False)
     return src, tgt
+
+
+def check_class_labels(source: Domain, target: Domain, estimator: Any, owner: str) -> None:
+    """Refuse labels that a classifier ``estimator`` would take for a regression target.
+
+    scikit-learn classifiers refuse non-integer float labels (``0.5``) with "Unknown
+    label type: continuous", which names neither the domain nor what to do; this
+    says both before anything is fitted. A regressor (or no estimator) accepts them.
+
+    Parameters
+    ----------
+    source, target : Domain
+        Validated domains (:func:`check_source_target`).
+    estimator : estimator or None
+        The strategy's downstream model.
+    owner : str
+        The strategy, for the message.
+    """
+    if estimator is None or not is_classifier(estimator):
+        return
+    labelled_target = target.y[target.labelled] if target.y is not None else None
+    for name, y in (("source", source.y), ("target", labelled_target)):
+        if y is None or len(y) == 0 or y.dtype.kind != "f":
+            continue
+        if type_of_target(y) == "continuous":
+            example = y[y != np.round(y)][0]
+            raise ValueError(
+                f"{name} y holds non-integer float labels (e.g. {float(example)!r}), but {owner}'s "
+                f"estimator {type(estimator).__name__} is a classifier, which reads them as a "
+                "regression target. Encode the classes as integers or strings first (e.g. "
+                "y.astype(str) or sklearn.preprocessing.LabelEncoder), or pass a regressor."
+            )
 
 
 def _check_target_labels(y_source: np.ndarray, y_target: np.ndarray) -> None:
