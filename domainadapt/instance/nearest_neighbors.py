@@ -6,6 +6,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import HasMethods
 
@@ -113,6 +114,10 @@ class NearestNeighborWeighting(InstanceAdapter):
         Xs, Xt = source.X, target.X
         if not (is_sparse(Xs) or is_sparse(Xt)):
             Xs, Xt = flatten(Xs), flatten(Xt)
+        elif not (is_sparse(Xs) and is_sparse(Xt)):
+            # one dense, one sparse: a tree built on dense source rows cannot search
+            # sparse target rows (scikit-learn's kd_tree error), so both go CSR
+            Xs, Xt = sp.csr_matrix(Xs), sp.csr_matrix(Xt)
         nn = NearestNeighbors(n_neighbors=1, metric=self.metric, n_jobs=self.n_jobs).fit(Xs)
         idx = nn.kneighbors(Xt, return_distance=False)[:, 0]
         counts = np.bincount(idx, minlength=Xs.shape[0]).astype(np.float64)
