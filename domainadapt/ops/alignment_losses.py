@@ -361,7 +361,9 @@ def coral_loss(source: Tensor, target: Tensor, group: Any = None) -> Tensor:
             S, T = all_gather_rows(S, group), all_gather_rows(T, group)
         if S.shape[0] < 2 or T.shape[0] < 2:
             raise ValueError(
-                f"CORAL needs at least 2 rows per domain; got {S.shape[0]} and {T.shape[0]}."
+                "CORAL needs at least 2 rows per domain (the covariance of one row is "
+                f"undefined); got {S.shape[0]} source and {T.shape[0]} target rows. Fit on "
+                "at least 2 target rows, with a batch_size of 2 or more."
             )
         dt = torch.promote_types(S.dtype, torch.float32)
         S, T = S.to(dt), T.to(dt)
