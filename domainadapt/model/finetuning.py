@@ -402,6 +402,16 @@ class FineTuning(DeepAdapter):
                 return
         elif hasattr(self, "source_model_"):  # from an earlier fit with pretrain_on_source
             del self.source_model_
+        target_classes = np.unique(target.y[labelled])
+        if self.estimator is not None and len(target_classes) < 2:
+            # the estimator is fitted on the labelled target rows alone
+            raise ValueError(
+                "target y: the labelled target rows hold a single class "
+                f"({target_classes[0].item()!r}), but FineTuning fits estimator "
+                f"{type(self.estimator).__name__} on them alone, and a classifier needs two. "
+                "Label target rows of at least two classes, or leave estimator=None to "
+                "predict with the fine-tuned network."
+            )
         classes = np.unique(np.concatenate([source.y, target.y[labelled]]))
         self.classes_ = classes
         y_t = np.searchsorted(classes, target.y[labelled])
