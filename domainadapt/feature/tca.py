@@ -94,7 +94,17 @@ def mmd_embedding(
     constraint = 0.5 * (constraint + constraint.T)
     # the divide-and-conquer driver on the full problem is ~10x faster than
     # computing the subset with "gvx" (measured, p = 256)
-    values, vectors = scipy.linalg.eigh(scatter, constraint, driver="gvd")
+    try:
+        values, vectors = scipy.linalg.eigh(scatter, constraint, driver="gvd")
+    except np.linalg.LinAlgError:
+        # F^T M F has rank r << p, so only the ridge mu makes it positive definite; on
+        # features of huge scale mu vanishes next to it (seen on values ~1e12)
+        scale = float(np.abs(F).max())
+        raise ValueError(
+            f"source X and target X give TCA/JDA a singular eigenproblem: mu={mu:g} is "
+            f"negligible next to the features (largest |value| {scale:.3g}). Standardise X "
+            "first (e.g. make_da_pipeline(StandardScaler(), TCA())) or increase mu."
+        ) from None
     order = np.argsort(values)[::-1][:n_components]
     return values[order], vectors[:, order]
 
