@@ -386,7 +386,6 @@ class AutoAdapter(ModelAdapter):
         from joblib import Parallel, delayed
         from tqdm.auto import tqdm
 
-        self._validate_params()
         rng = np.random.RandomState(self.random_state) if not isinstance(
             self.random_state, np.random.RandomState) else self.random_state
         seed = int(rng.randint(np.iinfo(np.int32).max))
