@@ -99,7 +99,7 @@ class JDA(_KernelEmbedding):
         loses 3.5-4.9 points); ``nan`` with a given ``pseudo_labeler``.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 

@@ -299,7 +299,7 @@ class TCA(_KernelEmbedding):
         :math:`\operatorname{tr}(Z^\top L Z)` (``L`` at unit Frobenius norm).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 

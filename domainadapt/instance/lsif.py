@@ -110,7 +110,7 @@ class RuLSIF(InstanceAdapter):
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 
@@ -253,7 +253,7 @@ class ULSIF(RuLSIF):
         The tempering of the weights: see :class:`~domainadapt.base.InstanceAdapter`.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 

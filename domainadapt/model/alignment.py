@@ -87,7 +87,7 @@ class DAN(_AlignmentAdapter):
         :class:`~domainadapt.training.DeepAdapter`.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 
@@ -176,7 +176,7 @@ class JAN(_AlignmentAdapter):
         :class:`~domainadapt.training.DeepAdapter`.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 
@@ -257,7 +257,7 @@ class DCORAL(_AlignmentAdapter):
         :class:`~domainadapt.training.DeepAdapter`.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 

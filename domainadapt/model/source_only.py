@@ -39,7 +39,7 @@ class SourceOnly(DeepAdapter):
         :class:`~domainadapt.training.DeepAdapter`.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during ``fit``; set only when the rows have
         string column names (e.g. a pandas DataFrame).
 

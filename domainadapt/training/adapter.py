@@ -196,7 +196,7 @@ class DeepAdapter(
         The resolved dropout of the default MLP (``None`` with a ``network``).
     standardize_ : bool
         Whether the inputs are standardised.
-    input_mean_, input_scale_ : ndarray of shape (n_features_in_,) or None
+    input_mean_, input_scale_ : ndarray of shape (``n_features_in_``,) or None
         The standardisation's statistics (``None`` when ``standardize_`` is False).
     estimator_ : estimator
         Only with ``estimator``.
