@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from .scorers import DomainScorer
+from ._scorer_base import DomainScorer
 
 __all__ = [
     "CandidateRanking",

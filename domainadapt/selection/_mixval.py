@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._domain import SOURCE, TARGET
-from .scorers import DomainScorer, _call, _check_max_rows
+from ._scorer_base import DomainScorer, _call, _check_max_rows
 
 __all__ = ["MixValScorer", "mixval_scores"]
 

@@ -29,11 +29,22 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone, is_classifier
-from sklearn.utils.metadata_routing import MetadataRequest
 
 from .._domain import SOURCE, TARGET, TARGET_LABELLED
-from ..base import accepts_sample_domain
-from ..validation import check_features, check_sample_domain
+from ._proba_scorers import (
+    BatchNuclearNormScorer,
+    InformationMaximizationScorer,
+    SoftmaxCorrelationScorer,
+    batch_nuclear_norm,
+    information_maximization,
+    softmax_correlation,
+)
+from ._scorer_base import (
+    DomainScorer,
+    _accepts_domain,
+    _call,
+    _entropy,
+)
 
 __all__ = [
     "DomainScorer",
@@ -51,93 +62,6 @@ __all__ = [
     "get_scorers",
 ]
 
-_NO_DOMAIN = (
-    "{name} needs sample_domain to tell source rows from target rows, and got none. "
-    "Inside GridSearchCV / cross_val_score, enable metadata routing: wrap the call in "
-    "sklearn.config_context(enable_metadata_routing=True) and pass "
-    "sample_domain=... to fit (the scorer requests it by default); when calling the "
-    "scorer yourself, pass scorer(estimator, X, y, sample_domain=sd)."
-)
-
-
-def _accepts_domain(estimator: Any) -> bool:
-    return accepts_sample_domain(estimator)
-
-
-def _call(estimator: Any, method: str, X: np.ndarray, sample_domain: np.ndarray) -> np.ndarray:
-    """``estimator.method(X)``, passing ``sample_domain`` to domain-aware estimators."""
-    fn = getattr(estimator, method, None)
-    if fn is None:
-        raise AttributeError(
-            f"{type(estimator).__name__} has no {method}; this scorer needs a classifier "
-            f"with {method}."
-        )
-    if _accepts_domain(estimator):
-        return np.asarray(fn(X, sample_domain=sample_domain))
-    return np.asarray(fn(X))
-
-
-def _entropy(P: np.ndarray) -> np.ndarray:
-    P = np.clip(P, 1e-12, 1.0)
-    return -(P * np.log(P)).sum(axis=1)
-
-
-class DomainScorer:
-    """Base class: validation of ``X`` and ``sample_domain`` and metadata routing.
-
-    Subclasses implement ``_score(estimator, X, y, sd)`` on validated arrays.
-    """
-
-    #: Whether the score uses the labels of source rows.
-    needs_source = False
-
-    def __call__(
-        self,
-        estimator: Any,
-        X: Any,
-        y: Any = None,
-        sample_domain: Any = None,
-        **kwargs: Any,
-    ) -> float:
-        name = type(self).__name__
-        if sample_domain is None:
-            raise ValueError(_NO_DOMAIN.format(name=name))
-        X = check_features(X, "X")
-        sd = check_sample_domain(sample_domain, len(X))
-        if not (sd != SOURCE).any():
-            raise ValueError(f"{name}: sample_domain marks no target row in this fold.")
-        if self.needs_source:
-            if not (sd == SOURCE).any():
-                raise ValueError(f"{name}: sample_domain marks no source row in this fold.")
-            if y is None:
-                raise ValueError(f"{name} needs the labels y of the source rows.")
-            y = np.asarray(y)
-            if len(y) != len(X):
-                raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
-        return float(self._score(estimator, X, y, sd))
-
-    def _score(self, estimator: Any, X: np.ndarray, y: Any, sd: np.ndarray) -> float:
-        raise NotImplementedError  # pragma: no cover
-
-    # ---------------------------------------------------------- metadata routing
-    def get_metadata_routing(self) -> MetadataRequest:
-        """Request ``sample_domain`` for ``score`` (unless switched off)."""
-        request = MetadataRequest(owner=type(self).__name__)
-        value = getattr(self, "_sample_domain_request", True)
-        request.score.add_request(param="sample_domain", alias=value)
-        return request
-
-    def set_score_request(self, *, sample_domain: bool | None | str = True) -> DomainScorer:
-        """Request (``True``, the default) or refuse ``sample_domain`` under routing."""
-        self._sample_domain_request = sample_domain
-        return self
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({params})"
-
-
-# --------------------------------------------------------------------------- helpers
 def _source_rows(X: np.ndarray, y: np.ndarray, sd: np.ndarray):
     """Labelled validation rows: source rows and ``"target_labelled"`` rows."""
     keep = sd == SOURCE
@@ -395,184 +319,6 @@ class ReverseValidationScorer(DomainScorer):
             reverse.fit(X_t, pseudo)
             pred = reverse.predict(X_s)
         return float(np.mean(np.asarray(pred) == y_s))
-
-
-# ------------------------------------------------- confidence-and-dispersity scorers
-def _check_proba(proba: Any, name: str = "proba") -> np.ndarray:
-    P = np.asarray(proba, dtype=np.float64)
-    if P.ndim != 2 or P.shape[0] < 1 or P.shape[1] < 1:
-        raise ValueError(f"{name} must be a non-empty 2-D array (rows x classes); got shape {P.shape}.")
-    if not np.isfinite(P).all() or (P < 0).any():
-        raise ValueError(f"{name} must hold finite, non-negative class probabilities.")
-    return P
-
-
-def _target_proba(estimator: Any, X: np.ndarray, sd: np.ndarray, max_rows: int | None) -> np.ndarray:
-    target = np.flatnonzero(sd != SOURCE)
-    if max_rows is not None and len(target) > max_rows:
-        target = np.sort(np.random.RandomState(0).choice(target, max_rows, replace=False))
-    return _call(estimator, "predict_proba", X[target], sd[target])
-
-
-def _check_max_rows(max_rows: Any, low: int = 1) -> None:
-    if max_rows is None:
-        return
-    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < low:
-        raise ValueError(f"max_rows must be None or an integer >= {low}; got {max_rows!r}.")
-
-
-def information_maximization(proba: Any) -> float:
-    r"""Information-maximisation score of class probabilities.
-
-    .. math:: \mathrm{IM} = H\Big(\frac1n \sum_i p_i\Big) - \frac1n \sum_i H(p_i)
-
-    the mutual information between the input and the predicted class under the
-    empirical distribution: high when each prediction is confident (small
-    :math:`H(p_i)`) *and* the classes are used evenly (large entropy of the
-    mean prediction). Between 0 and :math:`\log K`. Rows are renormalised to sum
-    to one. See :class:`InformationMaximizationScorer`.
-    """
-    P = _check_proba(proba)
-    P = P / np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
-    return float(_entropy(P.mean(axis=0, keepdims=True))[0] - _entropy(P).mean())
-
-
-def batch_nuclear_norm(proba: Any) -> float:
-    r"""Normalised nuclear norm of a matrix of class probabilities.
-
-    .. math:: \mathrm{BNM} = \frac{\lVert P \rVert_*}{\sqrt{n \min(n, K)}}
-
-    for :math:`P` of shape ``(n, K)``. It is 1 for one-hot predictions spread
-    evenly over :math:`\min(n, K)` classes and :math:`1/\sqrt{\min(n, K)}` when
-    every row is the same one-hot vector (collapse) or the uniform vector. See
-    :class:`BatchNuclearNormScorer`.
-    """
-    P = _check_proba(proba)
-    n, k = P.shape
-    return float(np.linalg.svd(P, compute_uv=False).sum() / np.sqrt(n * min(n, k)))
-
-
-def softmax_correlation(proba: Any) -> float:
-    r"""SoftmaxCorr: cosine similarity of :math:`P^\top P / n` with the identity.
-
-    .. math:: \mathrm{Corr} = \frac{\mathrm{tr}(C)}{\lVert C \rVert_F \sqrt{K}},
-              \quad C = \frac1n P^\top P
-
-    1 for one-hot predictions spread evenly over the ``K`` classes (no
-    confusion, every class used); :math:`1/\sqrt K` for a collapsed or a uniform
-    predictor. See :class:`SoftmaxCorrelationScorer`.
-    """
-    P = _check_proba(proba)
-    C = P.T @ P / len(P)
-    norm = float(np.linalg.norm(C))
-    if norm <= 0:
-        return 0.0
-    return float(np.trace(C) / (norm * np.sqrt(C.shape[0])))
-
-
-class _ProbaScorer(DomainScorer):
-    """A scorer computed from the target rows' class probabilities only."""
-
-    _fn = staticmethod(information_maximization)
-
-    def __init__(self, max_rows: int | None = None):
-        _check_max_rows(max_rows)
-        self.max_rows = max_rows
-
-    def _score(self, estimator, X, y, sd):
-        return type(self)._fn(_target_proba(estimator, X, sd, self.max_rows))
-
-
-class InformationMaximizationScorer(_ProbaScorer):
-    r"""Information maximisation (IM) of the target predictions.
-
-    .. math:: s = H(\bar p) - \frac1{n_T}\sum_{i\in T} H(p_i),
-              \quad \bar p = \frac1{n_T}\sum_{i \in T} p_i
-
-    Entropy (:class:`PredictionEntropyScorer`) plus a diversity term that
-    penalises a model which puts every target row in the same few classes, the
-    failure that makes plain entropy reward collapsed models. Musgrave et al.
-    (2022) rank it among the best target-only validators. Target labels are
-    not read; source rows are ignored. Higher is better.
-
-    Parameters
-    ----------
-    max_rows : int, optional
-        Score a deterministic random subset of this many target rows.
-
-    References
-    ----------
-    J. S. Bridle, A. J. R. Heading, D. J. C. MacKay. "Unsupervised classifiers,
-    mutual information and phantom targets". NIPS 1991.
-    J. Liang, D. Hu, J. Feng. "Do we really need to access the source data?
-    Source hypothesis transfer for unsupervised domain adaptation". ICML 2020.
-    K. Musgrave, S. Belongie, S.-N. Lim. "Benchmarking validation methods for
-    unsupervised domain adaptation". arXiv:2208.07360, 2022.
-    """
-
-    _fn = staticmethod(information_maximization)
-
-
-class BatchNuclearNormScorer(_ProbaScorer):
-    r"""Batch nuclear norm (BNM) of the target prediction matrix.
-
-    .. math:: s = \frac{\lVert P_T \rVert_*}{\sqrt{n_T \min(n_T, K)}}
-
-    with :math:`P_T` the ``(n_T, K)`` matrix of target class probabilities. The
-    nuclear norm grows with both the confidence (Frobenius norm) and the
-    diversity (rank) of the predictions (Cui et al. 2020); Musgrave et al.
-    (2022) proposed it as a validator, and Deng et al. (2023) showed it tracks
-    accuracy under shift. The normalisation makes it lie in
-    :math:`(0, 1]`, independent of the number of rows. Higher is better.
-
-    Parameters
-    ----------
-    max_rows : int, optional
-        Score a deterministic random subset of this many target rows.
-
-    References
-    ----------
-    S. Cui, S. Wang, J. Zhuo, L. Li, Q. Huang, Q. Tian. "Towards discriminability
-    and diversity: batch nuclear-norm maximization under label insufficient
-    situations". CVPR 2020.
-    K. Musgrave, S. Belongie, S.-N. Lim. "Benchmarking validation methods for
-    unsupervised domain adaptation". arXiv:2208.07360, 2022.
-    W. Deng, Y. Suh, S. Gould, L. Zheng. "Confidence and dispersity speak:
-    characterising prediction matrix for unsupervised accuracy estimation".
-    ICML 2023.
-    """
-
-    _fn = staticmethod(batch_nuclear_norm)
-
-
-class SoftmaxCorrelationScorer(_ProbaScorer):
-    r"""Softmax correlation (SoftmaxCorr, "Corr-C") of the target predictions.
-
-    The class-class correlation matrix :math:`C = P_T^\top P_T / n_T` of the
-    target class probabilities is compared with the identity (the matrix of a
-    confident, unconfused predictor that uses every class equally):
-
-    .. math:: s = \cos(C, I) = \frac{\mathrm{tr}(C)}{\lVert C\rVert_F \sqrt K}
-
-    In :math:`[1/\sqrt K, 1]`; higher is better. Off-diagonal mass (confusion
-    between classes) and uneven class usage both lower it. The reference
-    matrix is the identity, i.e. balanced target classes are assumed.
-
-    Parameters
-    ----------
-    max_rows : int, optional
-        Score a deterministic random subset of this many target rows.
-
-    References
-    ----------
-    W. Tu, W. Deng, L. Zheng, T. Gedeon. "What does softmax probability tell us
-    about classifiers ranking across diverse test conditions?" TMLR 2024
-    (first circulated in 2023 as "Assessing model out-of-distribution
-    generalization with softmax prediction probability baselines and a
-    correlation method").
-    """
-
-    _fn = staticmethod(softmax_correlation)
 
 
 def resolve_scorers(spec: Any) -> dict[str, Any]:
