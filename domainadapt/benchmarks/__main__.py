@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         methods = [m for m in get_adapters() if m.name == "no_adaptation"] + methods
 
     found, missing = _available_groups(args.data_home)
+    if args.list:  # listing needs no data: a group whose files are absent is listed as such
+        for m in get_adapters():
+            print(f"{m.name:24s} {m.family:9s} {m.description}")
+        for t in get_tasks(args.groups):
+            state = " (data not found)" if t.group in missing else ""
+            print(f"{t.name:24s} [{t.group}]{state} {t.protocol}")
+        return 0
     groups = args.groups or [g for g in found if g not in ON_REQUEST]
     absent = [g for g in groups if g in missing]
     if absent:
@@ -83,13 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     tasks = get_tasks(groups)
     if not tasks:
         parser.error(f"no tasks in groups {groups}")
-
-    if args.list:
-        for m in get_adapters():
-            print(f"{m.name:24s} {m.family:9s} {m.description}")
-        for t in get_tasks():
-            print(f"{t.name:24s} [{t.group}] {t.protocol}")
-        return 0
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
