@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
-import traceback
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -18,28 +15,19 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._domain import SOURCE, TARGET, Domain
-from ..base import BaseAdapter, ModelAdapter
-from ..exceptions import NotApplicableWarning
-from ._ensemble import ensemble_validation, rank_candidates
-from .scorers import DomainScorer, resolve_scorers
+from ..base import ModelAdapter
+from ._ensemble import rank_candidates
+from ._search import (
+    DEFAULT_DEEP_PORTFOLIO,
+    DEFAULT_PORTFOLIO,
+    _ensemble_agreement,
+    _fit_and_score,
+    _resolve_candidates,
+)
+from .scorers import resolve_scorers
 
 __all__ = ["AutoAdapter", "DEFAULT_PORTFOLIO", "DEFAULT_DEEP_PORTFOLIO"]
 
-#: Registered strategies tried by default: one or more per family, all shallow.
-DEFAULT_PORTFOLIO = (
-    "no_adaptation",
-    "coral",
-    "subspace_alignment",
-    "tca",
-    "jda",
-    "ot_mapping",
-    "kliep",
-    "classifier_ratio",
-    "label_propagation",
-    "msda",
-)
-#: Added with ``deep=True``.
-DEFAULT_DEEP_PORTFOLIO = ("source_only", "dann", "cdan")
 #: Scorers of the default ensemble: names of :func:`~domainadapt.selection.get_scorers`,
 #: and ``"ensv"``, the agreement with all candidates' mean prediction
 #: (:func:`~domainadapt.selection.ensemble_validation`), which needs every candidate at once.
@@ -49,110 +37,6 @@ SMALL_SOURCE = 1000
 #: The scorer computed over all candidates together.
 ENSV = "ensv"
 _BASELINE = "no_adaptation"
-
-
-def _resolve_candidates(candidates: Any, deep: bool, estimator: Any,
-                        random_state: Any) -> dict[str, BaseAdapter]:
-    from ..registry import get_adapter
-
-    if candidates is None:
-        names = list(DEFAULT_PORTFOLIO) + (list(DEFAULT_DEEP_PORTFOLIO) if deep else [])
-        items: list[tuple[str, Any]] = [(n, n) for n in names]
-    elif isinstance(candidates, Mapping):
-        items = list(candidates.items())
-    elif isinstance(candidates, Sequence) and not isinstance(candidates, str):
-        items = []
-        for c in candidates:
-            if isinstance(c, str):
-                items.append((c, c))
-            elif isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str):
-                items.append(c)
-            else:
-                items.append((type(c).__name__, c))
-    else:
-        raise TypeError(
-            "candidates must be None (the default portfolio), a list of registered names or "
-            f"adapters, or a dict name -> adapter; got {type(candidates).__name__}."
-        )
-    out: dict[str, BaseAdapter] = {}
-    for name, c in items:
-        if isinstance(c, str):
-            try:
-                entry = get_adapter(c)
-            except KeyError as exc:
-                raise ValueError(f"candidates: {exc.args[0]}") from None
-            adapter = entry.make(clone(estimator), random_state)
-        elif isinstance(c, BaseAdapter):
-            adapter = clone(c)
-            params = adapter.get_params(deep=False)
-            if "estimator" in params and params["estimator"] is None:
-                adapter.set_params(estimator=clone(estimator))
-        else:
-            raise TypeError(
-                f"candidate {name!r} is a {type(c).__name__}, not a domainadapt strategy "
-                "(BaseAdapter) nor a registered name."
-            )
-        if name in out:
-            raise ValueError(f"two candidates are named {name!r}; give them distinct names.")
-        out[name] = adapter
-    if not out:
-        raise ValueError("candidates is empty; give at least one strategy.")
-    return out
-
-
-class _NotApplicable(Exception):
-    """A candidate warned that its assumptions do not hold on this data."""
-
-
-def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target: Domain,
-                   X_val: np.ndarray, y_val: np.ndarray, sd_val: np.ndarray,
-                   scorers: Mapping[str, DomainScorer]) -> dict[str, Any]:
-    row: dict[str, Any] = {"candidate": name, "family": getattr(adapter, "family", "")}
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            adapter.fit(train_source, target)
-            row["fit_time"] = time.perf_counter() - start
-            reasons = [str(w.message) for w in caught
-                       if issubclass(w.category, NotApplicableWarning)]
-            if reasons:
-                raise _NotApplicable(reasons[0])
-            for s_name, scorer in scorers.items():
-                try:
-                    row[f"score_{s_name}"] = float(scorer(adapter, X_val, y_val,
-                                                          sample_domain=sd_val))
-                except Exception:  # a scorer that cannot score this candidate: NaN
-                    row[f"score_{s_name}"] = float("nan")
-        row["error"] = ""
-        row["score_time"] = time.perf_counter() - start - row["fit_time"]
-    except _NotApplicable as exc:
-        row["score_time"] = 0.0
-        row["error"] = f"not applicable: {exc}"
-        for s_name in scorers:
-            row[f"score_{s_name}"] = float("nan")
-    except Exception as exc:
-        row.setdefault("fit_time", time.perf_counter() - start)
-        row["score_time"] = 0.0
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        row["traceback"] = traceback.format_exc()
-        for s_name in scorers:
-            row[f"score_{s_name}"] = float("nan")
-    row["adapter"] = adapter if not row["error"] else None
-    return row
-
-
-def _ensemble_agreement(fitted: Mapping[str, BaseAdapter], X_target: np.ndarray) -> dict:
-    """EnsV over the fitted candidates: probabilities when all have them, else labels."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            preds = {n: a.predict_proba(X_target) for n, a in fitted.items()}
-            if len({p.shape for p in preds.values()}) != 1:
-                raise ValueError("candidates disagree on the classes")
-        except Exception:
-            preds = {n: a.predict(X_target) for n, a in fitted.items()}
-    return ensemble_validation(preds)
 
 
 class AutoAdapter(ModelAdapter):
