@@ -55,6 +55,22 @@ def is_adapter(obj: Any) -> bool:
     return isinstance(obj, BaseAdapter)
 
 
+def score_target_rows(model: Any, X: np.ndarray, y: Any, sample_weight: Any,
+                      sample_domain: Any) -> float:
+    """``model``'s accuracy (R² for a regressor) on the target rows of validated ``X``.
+
+    The body of every domain-aware ``score``: with ``sample_domain`` only the rows
+    marked ``"target"``/``"target_labelled"`` count, with their ``sample_weight``.
+    """
+    X, y, sample_domain, sample_weight = target_rows_to_score(X, y, sample_domain,
+                                                              sample_weight)
+    with feature_names_checked():  # X is now a validated array without names
+        pred = model.predict(X, sample_domain=sample_domain)
+    if is_regressor(model):
+        return float(r2_score(y, pred, sample_weight=sample_weight))
+    return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+
 def accepts_sample_domain(obj: Any) -> bool:
     """Whether ``obj``'s ``predict``/``score`` take ``sample_domain=``.
 
@@ -236,14 +252,7 @@ class _PredictorMixin:
         score : float
             ``accuracy_score`` (or ``r2_score``) of the predictions on those rows.
         """
-        X, y, sample_domain, sample_weight = target_rows_to_score(
-            self._check_X(X), y, sample_domain, sample_weight
-        )
-        with feature_names_checked():  # X is now a validated array without names
-            pred = self.predict(X, sample_domain=sample_domain)
-        if is_regressor(self):
-            return float(r2_score(y, pred, sample_weight=sample_weight))
-        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+        return score_target_rows(self, self._check_X(X), y, sample_weight, sample_domain)
 
 
 class InstanceAdapter(_PredictorMixin, BaseAdapter):

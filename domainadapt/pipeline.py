@@ -5,23 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import is_regressor
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from ._domain import SOURCE, TARGET, Domain
 from ._sparse import n_rows
-from .base import InstanceAdapter, _fit_with_weights, is_adapter
+from .base import InstanceAdapter, _fit_with_weights, is_adapter, score_target_rows
 from .validation import (
     check_feature_names,
     check_features,
     check_sample_domain,
     check_source_target,
-    feature_names_checked,
     fit_feature_names,
     stack_domains,
-    target_rows_to_score,
 )
 
 __all__ = ["DAPipeline", "make_da_pipeline"]
@@ -233,14 +229,7 @@ class DAPipeline(Pipeline):
     def score(self, X: Any, y: Any = None, sample_weight: Any = None, sample_domain: Any = None,
               **params: Any) -> float:
         """Accuracy (or R²) on target rows; with ``sample_domain``, only target rows are scored."""
-        X, y, sample_domain, sample_weight = target_rows_to_score(
-            self._check_input(X), y, sample_domain, sample_weight
-        )
-        with feature_names_checked():  # X is now a validated array without names
-            pred = self.predict(X, sample_domain=sample_domain)
-        if is_regressor(self):
-            return float(r2_score(y, pred, sample_weight=sample_weight))
-        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+        return score_target_rows(self, self._check_input(X), y, sample_weight, sample_domain)
 
     # -------------------------------------------------------------- routing
     def get_metadata_routing(self) -> MetadataRequest:

@@ -129,16 +129,19 @@ class ImportanceWeightedScorer(DomainScorer):
         self.weight_estimator = weight_estimator
         self.loss = loss
 
-    def _score(self, estimator, X, y, sd):
+    def _weighted_losses(self, estimator, X, y, sd) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row losses on the source rows and their importance weights."""
         X_s, y_s = _source_rows(X, y, sd)
         w = _importance_weights(self.weight_estimator, X_s, y_s, X[sd != SOURCE])
-        risk = float(
-            np.sum(w * _per_row_loss(estimator, X_s, y_s, sd[sd == SOURCE], self.loss)) / np.sum(w)
-        )
+        return _per_row_loss(estimator, X_s, y_s, sd[sd == SOURCE], self.loss), w
+
+    def _score(self, estimator, X, y, sd):
+        losses, w = self._weighted_losses(estimator, X, y, sd)
+        risk = float(np.sum(w * losses) / np.sum(w))
         return 1.0 - risk if self.loss == "zero_one" else -risk
 
 
-class DeepEmbeddedValidationScorer(DomainScorer):
+class DeepEmbeddedValidationScorer(ImportanceWeightedScorer):
     r"""Deep embedded validation (DEV): IWCV with a control variate.
 
     With :math:`L_i = w_i \ell_i` on held-out source rows and
@@ -163,19 +166,12 @@ class DeepEmbeddedValidationScorer(DomainScorer):
     deep unsupervised domain adaptation". ICML 2019.
     """
 
-    needs_source = True
-
     def __init__(self, weight_estimator: Any = None, loss: str = "log_loss"):
-        if loss not in ("zero_one", "log_loss"):
-            raise ValueError(f"loss must be 'zero_one' or 'log_loss'; got {loss!r}.")
-        self.weight_estimator = weight_estimator
-        self.loss = loss
+        super().__init__(weight_estimator, loss)
 
     def _score(self, estimator, X, y, sd):
-        X_s, y_s = _source_rows(X, y, sd)
-        w = _importance_weights(self.weight_estimator, X_s, y_s, X[sd != SOURCE])
-        w = w / w.mean()
-        return -dev_risk(_per_row_loss(estimator, X_s, y_s, sd[sd == SOURCE], self.loss), w)
+        losses, w = self._weighted_losses(estimator, X, y, sd)
+        return -dev_risk(losses, w / w.mean())
 
 
 def dev_risk(losses: np.ndarray, weights: np.ndarray) -> float:
