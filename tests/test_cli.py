@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from domainadapt._compare import main
 from domainadapt.cli import main as cli_main
+from domainadapt.cli.compare import main
 from domainadapt.datasets import make_shifted_digits
 
 FAST = ["--candidates", "no_adaptation", "coral", "subspace_alignment", "--no-shift-report"]

@@ -7,8 +7,8 @@ Layers, lowest first (a module may import its own layer and the layers below)::
     2  training                              the deep training engine
     3  families: instance | feature | model | relation   (never each other)
     4  selection
-    5  pipeline, benchmarks
-    6  domainadapt (the package's __init__)
+    5  pipeline, benchmarks, cli (the ``domainadapt`` command)
+    6  domainadapt (the package's __init__, and __main__: ``python -m domainadapt``)
 
 Every module under ``domainadapt/`` is parsed with :mod:`ast`; module-level imports,
 imports inside functions and classes (lazy ones) and ``TYPE_CHECKING`` imports all
@@ -43,6 +43,8 @@ LAYER_OF_TOP_LEVEL: dict[str, int] = {
     "selection": 4,
     "pipeline": 5,
     "benchmarks": 5,
+    "cli": 5,
+    "__main__": 6,
 }
 #: ``import domainadapt`` / ``from domainadapt import x``: the package facade, above all.
 ROOT_LAYER = 6
@@ -120,7 +122,7 @@ def layer_of(module: str) -> int | None:
     if len(parts) == 1:
         return ROOT_LAYER
     top = parts[1]
-    if top.startswith("_") and top != "__init__":
+    if top.startswith("_") and top != "__init__" and top not in LAYER_OF_TOP_LEVEL:
         return SHARED_LAYER
     if top not in LAYER_OF_TOP_LEVEL:
         raise KeyError(f"{module}: add {top!r} to LAYER_OF_TOP_LEVEL in tests/test_layers.py")

@@ -1,4 +1,4 @@
-"""Reading and checking the input files of ``domainadapt compare`` (:mod:`domainadapt._compare`)."""
+"""Reading and checking the input files of ``domainadapt compare`` (:mod:`domainadapt.cli.compare`)."""
 
 from __future__ import annotations
 

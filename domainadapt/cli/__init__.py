@@ -1,7 +1,7 @@
 """The ``domainadapt`` command (also ``python -m domainadapt``).
 
 * ``domainadapt compare --source s.csv --target t.csv --label-column y``: which
-  strategy for your own data (:mod:`domainadapt._compare`);
+  strategy for your own data (:mod:`domainadapt.cli.compare`);
 * ``domainadapt benchmark [...]``: the benchmark runner
   (``python -m domainadapt.benchmarks``). For compatibility, ``domainadapt``
   followed by the runner's own options (or nothing) still runs the benchmark.
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch to ``compare`` or to the benchmark runner; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "compare":
-        from ._compare import main as compare_main
+        from .compare import main as compare_main
 
         return compare_main(argv[1:])
     if argv and argv[0] in ("benchmark", "benchmarks"):
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     elif argv and argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0
-    from .benchmarks.__main__ import main as benchmark_main
+    from ..benchmarks.__main__ import main as benchmark_main
 
     return benchmark_main(argv)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compare_io import (
+from ._io import (
     CompareError,
     _as_float,
     _check_features,
@@ -31,7 +31,7 @@ from ._compare_io import (
     _subsample,
     load_table,
 )
-from ._compare_report import (
+from ._report import (
     _ranking_frame,
     format_markdown,
     format_text,
@@ -137,10 +137,10 @@ def run_compare(args: argparse.Namespace) -> int:
     """The compare command once the arguments are parsed; raises CompareError."""
     import pandas as pd
 
-    from . import Domain
-    from .registry import get_adapter
-    from .selection import AutoAdapter, domain_shift_report
-    from .selection.auto import DEFAULT_PORTFOLIO
+    from .._domain import Domain
+    from ..registry import get_adapter
+    from ..selection import AutoAdapter, domain_shift_report
+    from ..selection.auto import DEFAULT_PORTFOLIO
 
     quiet = args.quiet
     start = time.perf_counter()
@@ -149,7 +149,7 @@ def run_compare(args: argparse.Namespace) -> int:
             try:
                 get_adapter(name)
             except KeyError:
-                from .registry import get_adapters
+                from ..registry import get_adapters
 
                 raise CompareError(f"unknown strategy {name!r} in --candidates; registered: "
                                    f"{', '.join(m.name for m in get_adapters())}") from None

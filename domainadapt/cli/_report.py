@@ -1,4 +1,4 @@
-"""Tables, plot and listing of ``domainadapt compare`` (:mod:`domainadapt._compare`)."""
+"""Tables, plot and listing of ``domainadapt compare`` (:mod:`domainadapt.cli.compare`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compare_io import CompareError
+from ._io import CompareError
 
 __all__ = ["format_text", "format_markdown", "plot_ranking", "list_strategies_and_groups"]
 
@@ -125,11 +125,11 @@ def plot_ranking(df: Any, path: Path, title: str) -> None:
 # ----------------------------------------------------------------------------- listing
 def list_strategies_and_groups(groups: list[str] | None, data_home: str | None) -> str:
     """Registered strategies (the default portfolio marked) and the benchmark groups."""
-    from .benchmarks import get_tasks
-    from .benchmarks.__main__ import _available_groups
-    from .datasets import get_data_home
-    from .registry import get_adapters
-    from .selection.auto import DEFAULT_DEEP_PORTFOLIO, DEFAULT_PORTFOLIO
+    from ..benchmarks import get_tasks
+    from ..benchmarks.__main__ import _available_groups
+    from ..datasets import get_data_home
+    from ..registry import get_adapters
+    from ..selection.auto import DEFAULT_DEEP_PORTFOLIO, DEFAULT_PORTFOLIO
 
     lines = ["Strategies (* = tried by `domainadapt compare` by default; choose others with "
              "--candidates):"]
