@@ -94,6 +94,8 @@ def rank_candidates(
     CandidateRanking
         ``.order`` best first, ``.best``, ``.aggregate``, ``.per_scorer``.
 
+    Notes
+    -----
     The recommended use (``benchmarks/selection.py``)::
 
         per_candidate = {name: {s: get_scorers()[s](model, X, y, sample_domain=sd)
