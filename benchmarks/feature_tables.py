@@ -98,57 +98,27 @@ def pooled_pca(k: int) -> Representation:
 
 
 # Settings per table. Each entry: (representation factory, one-line description).
-MNIST_METHODS: dict[str, tuple[Callable[[], Representation], str]] = {
-    "NA": (lambda: no_adaptation, "raw L2-normalised pixels"),
-    "PCA": (lambda: pooled_pca(100), "PCA (k=100) fitted on source+target"),
-    "SA": (
-        lambda: adapted(SubspaceAlignment(n_components=50, preprocess=None)),
-        "SubspaceAlignment(d=50, preprocess=None; the defaults before 0.2)",
-    ),
-    "CORAL": (
-        lambda: adapted(CORAL(reg=1.0, ridge="average")),
-        "CORAL(reg=1, ridge='average'; the default before 0.2)",
-    ),
-    "TCA": (
-        lambda: adapted(TCA(n_components=100, kernel="linear", mu=0.1)),
-        "TCA(k=100, linear, mu=0.1)",
-    ),
-    "JDA": (
-        lambda: adapted(JDA(n_components=100, kernel="linear", reg=0.1, n_iter=10)),
-        "JDA(k=100, linear, reg=0.1, T=10)",
-    ),
-    "OT": (
-        lambda: adapted(OTMapping(method="sinkhorn", reg=0.1)),
-        "OTMapping(sinkhorn, reg=0.1 x median cost)",
-    ),
-    "OT-class": (
-        lambda: adapted(OTMapping(method="sinkhorn", reg=0.1, class_reg=1.0, class_reg_iter=5)),
-        "OTMapping(sinkhorn, reg=0.1, class_reg=1, 5 MM steps)",
-    ),
-}
-
-
-def office_methods(protocol: str) -> dict[str, tuple[Callable[[], Representation], str]]:
-    sa_d = "auto" if protocol == "standard" else 30
-    sa_text = "d by the SA bound" if protocol == "standard" else "d=30"
+def method_table(
+    na: str, pca: str, sa_d: int | str, sa: str, kernel_reg: float
+) -> dict[str, tuple[Callable[[], Representation], str]]:
+    """The rows of a table: the descriptions of NA, PCA and SA, SA's ``n_components``
+    and ``kernel_reg``, TCA's ``mu`` and JDA's ``reg``, differ between the tables."""
+    r = f"{kernel_reg:g}"
     return {
-        "NA": (lambda: no_adaptation, "z-scored SURF"),
-        "PCA": (lambda: pooled_pca(100), "PCA (k=100) on source+target"),
-        "SA": (
-            lambda: adapted(SubspaceAlignment(n_components=sa_d, preprocess=None)),
-            f"SA ({sa_text}, preprocess=None)",
-        ),
+        "NA": (lambda: no_adaptation, na),
+        "PCA": (lambda: pooled_pca(100), pca),
+        "SA": (lambda: adapted(SubspaceAlignment(n_components=sa_d, preprocess=None)), sa),
         "CORAL": (
             lambda: adapted(CORAL(reg=1.0, ridge="average")),
             "CORAL(reg=1, ridge='average'; the default before 0.2)",
         ),
         "TCA": (
-            lambda: adapted(TCA(n_components=100, kernel="linear", mu=1.0)),
-            "TCA(k=100, linear, mu=1)",
+            lambda: adapted(TCA(n_components=100, kernel="linear", mu=kernel_reg)),
+            f"TCA(k=100, linear, mu={r})",
         ),
         "JDA": (
-            lambda: adapted(JDA(n_components=100, kernel="linear", reg=1.0, n_iter=10)),
-            "JDA(k=100, linear, reg=1, T=10)",
+            lambda: adapted(JDA(n_components=100, kernel="linear", reg=kernel_reg, n_iter=10)),
+            f"JDA(k=100, linear, reg={r}, T=10)",
         ),
         "OT": (
             lambda: adapted(OTMapping(method="sinkhorn", reg=0.1)),
@@ -159,6 +129,26 @@ def office_methods(protocol: str) -> dict[str, tuple[Callable[[], Representation
             "OTMapping(sinkhorn, reg=0.1, class_reg=1, 5 MM steps)",
         ),
     }
+
+
+MNIST_METHODS = method_table(
+    "raw L2-normalised pixels",
+    "PCA (k=100) fitted on source+target",
+    50,
+    "SubspaceAlignment(d=50, preprocess=None; the defaults before 0.2)",
+    kernel_reg=0.1,
+)
+
+
+def office_methods(protocol: str) -> dict[str, tuple[Callable[[], Representation], str]]:
+    standard = protocol == "standard"
+    return method_table(
+        "z-scored SURF",
+        "PCA (k=100) on source+target",
+        "auto" if standard else 30,
+        f"SA ({'d by the SA bound' if standard else 'd=30'}, preprocess=None)",
+        kernel_reg=1.0,
+    )
 
 
 # ----------------------------------------------------------------------------- classifiers
