@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -282,68 +283,63 @@ _IMG_DOC = """
 """
 
 
-def load_mnist(
-    split: Literal["train", "test"] = "train",
-    data_home: str | os.PathLike[str] | None = None,
-    download: bool = False,
-    *,
-    flatten: bool = False,
-    size: int | None = None,
-    n_samples: int | None = None,
-    stratify: bool = False,
-    random_state: Any = None,
-) -> Domain:
-    return _images(
-        "mnist", split, data_home, download, flatten, size, n_samples, stratify, random_state
-    )
+def _image_loader(
+    dataset: str, summary: str, native: int, references: str
+) -> Callable[..., Domain]:
+    """The public loader of one digit set: the signature and the shared part of the
+    docstring (``_IMG_DOC``) are written once, here."""
+
+    def load(
+        split: Literal["train", "test"] = "train",
+        data_home: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        *,
+        flatten: bool = False,
+        size: int | None = None,
+        n_samples: int | None = None,
+        stratify: bool = False,
+        random_state: Any = None,
+    ) -> Domain:
+        return _images(
+            dataset, split, data_home, download, flatten, size, n_samples, stratify, random_state
+        )
+
+    load.__name__ = load.__qualname__ = f"load_{dataset}"
+    load.__doc__ = summary + _IMG_DOC.format(native=native, name=dataset) + references
+    return load
 
 
-load_mnist.__doc__ = (
+load_mnist = _image_loader(
+    "mnist",
     """Load MNIST (60000 train / 10000 test 28x28 grey digits).
-"""
-    + _IMG_DOC.format(native=28, name="mnist")
-    + """
+""",
+    28,
+    """
     References
     ----------
     .. [1] Y. LeCun, L. Bottou, Y. Bengio, P. Haffner, "Gradient-based learning
        applied to document recognition", Proc. IEEE 86(11), 1998.
-"""
+""",
 )
 
-
-def load_usps(
-    split: Literal["train", "test"] = "train",
-    data_home: str | os.PathLike[str] | None = None,
-    download: bool = False,
-    *,
-    flatten: bool = False,
-    size: int | None = None,
-    n_samples: int | None = None,
-    stratify: bool = False,
-    random_state: Any = None,
-) -> Domain:
-    return _images(
-        "usps", split, data_home, download, flatten, size, n_samples, stratify, random_state
-    )
-
-
-load_usps.__doc__ = (
+load_usps = _image_loader(
+    "usps",
     """Load USPS (7291 train / 2007 test 16x16 grey digits, ESL "zip" version).
 
     The pixel values are those of the ESL/Kaggle release, which is a different
     (sharper) rendering of the same scans than the LIBSVM file used by
     ``torchvision.datasets.USPS``; results can differ by a few points from
     papers that used torchvision's USPS. Labels and order equal LIBSVM's.
-"""
-    + _IMG_DOC.format(native=16, name="usps")
-    + """
+""",
+    16,
+    """
     References
     ----------
     .. [1] J. J. Hull, "A database for handwritten text recognition research",
        IEEE TPAMI 16(5), 1994.
     .. [2] T. Hastie, R. Tibshirani, J. Friedman, "The Elements of Statistical
        Learning", data set "ZIP code".
-"""
+""",
 )
 
 
