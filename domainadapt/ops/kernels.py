@@ -49,6 +49,16 @@ class KernelSpec:
 
     Build it with :func:`make_kernel`. ``sigma`` is ``None`` for the linear and
     polynomial kernels.
+
+    Examples
+    --------
+    >>> from domainadapt.ops.kernels import make_kernel
+    >>> spec = make_kernel("gaussian", bandwidth=2.0, multipliers=(0.5, 1.0, 2.0))
+    >>> spec.name, float(spec.sigma), spec.multipliers, spec.is_distance
+    ('gaussian', 2.0, (0.5, 1.0, 2.0), True)
+    >>> spec = make_kernel("linear")
+    >>> spec.sigma is None, spec.is_distance
+    (True, False)
     """
 
     name: str

@@ -147,6 +147,26 @@ class GradientReversal(nn.Module):
     coeff : float or ReversalSchedule
         A fixed coefficient, or a schedule that is *read* (never stepped) on each
         forward call; the training loop calls ``schedule.step()``.
+
+    Examples
+    --------
+    The values pass through unchanged; the gradient comes back negated and scaled:
+
+    >>> import torch
+    >>> x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> layer = GradientReversal(coeff=0.5)
+    >>> y = layer(x)
+    >>> torch.equal(y, x)
+    True
+    >>> y.sum().backward()
+    >>> x.grad
+    tensor([-0.5000, -0.5000, -0.5000])
+
+    With a schedule the coefficient follows its steps (0 before the first):
+
+    >>> layer = GradientReversal(ReversalSchedule(max_steps=10))
+    >>> layer.coeff
+    0.0
     """
 
     def __init__(self, coeff: float | ReversalSchedule = 1.0) -> None:
