@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from numbers import Real
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import StrOptions
 from torch import Tensor, nn
@@ -16,6 +15,7 @@ from ..ops._validation import ESTIMATORS
 from ..ops.alignment_losses import DAN_MULTIPLIERS, JointMMDAlignment, MMDAlignment, coral_loss
 from ..training import DeepAdapter
 from ..training.data import Batch
+from ..training.joint import forward_joint
 
 __all__ = ["DAN", "JAN", "DCORAL"]
 
@@ -42,12 +42,8 @@ class _AlignmentAdapter(DeepAdapter):
         self, parts: nn.ModuleDict, batch: Batch, state: Any
     ) -> tuple[Tensor, dict[str, Any]]:
         t = self.trade_off
-        f = parts["features"](torch.cat([batch.source_x, batch.target_x])).flatten(1)
-        logits = parts["classifier"](f)
-        ns = batch.n_source
-        logits_t = logits[ns:] if batch.target_labelled is not None else None
-        cls = self.classification_loss(logits[:ns], batch, logits_t)
-        align = self._alignment(f, logits, ns, batch, state)
+        f, logits, cls = forward_joint(self, parts, batch)
+        align = self._alignment(f, logits, batch.n_source, batch, state)
         return cls + t * align, {"classification": cls.detach(), "alignment": align.detach()}
 
 

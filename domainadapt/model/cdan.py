@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from .._utils import Interval
 from ..ops import gradient_reverse
 from ..training.data import Batch
+from ..training.joint import forward_joint
 from ..training.networks import Discriminator
 from .dann import DANN
 
@@ -162,11 +163,8 @@ class CDAN(DANN):
     def _training_loss(
         self, parts: nn.ModuleDict, batch: Batch, state: Any
     ) -> tuple[Tensor, dict[str, Any]]:
-        f = parts["features"](torch.cat([batch.source_x, batch.target_x])).flatten(1)
-        logits = parts["classifier"](f)
+        f, logits, cls = forward_joint(self, parts, batch)
         ns = batch.n_source
-        logits_t = logits[ns:] if batch.target_labelled is not None else None
-        cls = self.classification_loss(logits[:ns], batch, logits_t)
         g = F.softmax(logits.float(), dim=1).detach()
         h = parts["multilinear"](f, g.to(f.dtype))
         scores = parts["discriminator"](gradient_reverse(h, state.reversal.coeff))

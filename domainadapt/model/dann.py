@@ -14,6 +14,7 @@ from .._utils import Interval
 from ..ops import ReversalSchedule, gradient_reverse
 from ..training import DeepAdapter
 from ..training.data import Batch
+from ..training.joint import forward_joint
 from ..training.networks import Discriminator
 
 __all__ = ["DANN"]
@@ -143,13 +144,9 @@ class DANN(DeepAdapter):
     def _training_loss(
         self, parts: nn.ModuleDict, batch: Batch, state: Any
     ) -> tuple[Tensor, dict[str, Any]]:
-        f = parts["features"](torch.cat([batch.source_x, batch.target_x]))
-        logits = parts["classifier"](f)
-        ns = batch.n_source
-        logits_t = logits[ns:] if batch.target_labelled is not None else None
-        cls = self.classification_loss(logits[:ns], batch, logits_t)
-        scores = parts["discriminator"](gradient_reverse(f.flatten(1), state.reversal.coeff))
-        dom, acc = self.domain_loss(scores, ns)
+        f, _, cls = forward_joint(self, parts, batch)
+        scores = parts["discriminator"](gradient_reverse(f, state.reversal.coeff))
+        dom, acc = self.domain_loss(scores, batch.n_source)
         return cls + dom, {
             "classification": cls.detach(),
             "domain": dom.detach(),

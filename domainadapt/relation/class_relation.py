@@ -15,6 +15,7 @@ from .._utils import Interval
 from ..ops.relation_losses import contrastive_domain_discrepancy
 from ..training import Batch, DeepAdapter, FitContext, TrainState
 from ..training.conversion import iter_rows
+from ..training.joint import forward_joint
 
 __all__ = ["ClassRelationAlignment", "spherical_kmeans"]
 
@@ -294,10 +295,7 @@ class ClassRelationAlignment(DeepAdapter):
         self, parts: nn.ModuleDict, batch: Batch, state: TrainState
     ) -> tuple[Tensor, dict[str, Any]]:
         ns = batch.n_source
-        f = parts["features"](torch.cat([batch.source_x, batch.target_x])).flatten(1)
-        logits = parts["classifier"](f)
-        logits_t = logits[ns:] if batch.target_labelled is not None else None
-        cls = self.classification_loss(logits[:ns], batch, logits_t)
+        f, logits, cls = forward_joint(self, parts, batch)
         zero = cls.detach() * 0.0
         if state.progress < self.warmup_fraction or self.trade_off == 0:
             return cls, {"classification": cls.detach(), "cdd": zero}

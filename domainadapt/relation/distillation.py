@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from .._utils import Interval
 from ..ops.relation_losses import rkd_angle_loss, rkd_distance_loss
 from ..training import Batch, DeepAdapter, FitContext, TrainState
+from ..training.joint import forward_joint
 
 __all__ = ["RelationalDistillation"]
 
@@ -266,14 +267,11 @@ class RelationalDistillation(DeepAdapter):
         self, parts: nn.ModuleDict, batch: Batch, state: TrainState
     ) -> tuple[Tensor, dict[str, Any]]:
         ns = batch.n_source
-        x = torch.cat([batch.source_x, batch.target_x])
-        f = parts["features"](x).flatten(1)
-        logits = parts["classifier"](f)
-        logits_t = logits[ns:] if batch.target_labelled is not None else None
-        cls = self.classification_loss(logits[:ns], batch, logits_t)
+        f, logits, cls = forward_joint(self, parts, batch)
         rows = slice(ns, None) if self.relation_domains == "target" else slice(None)
+        x = torch.cat([batch.source_x, batch.target_x])[rows]
         teacher_parts = state.context.teacher_parts
-        t_emb, t_logits = self._teacher_outputs(teacher_parts, x[rows], state.n_classes)
+        t_emb, t_logits = self._teacher_outputs(teacher_parts, x, state.n_classes)
         s_emb = (logits if self.layer == "logits" else f)[rows].float()
         zero = cls.detach() * 0.0
         n = s_emb.shape[0]  # a zero weight skips its loss (the angle loss costs O(n^3))
