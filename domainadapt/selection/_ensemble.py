@@ -46,6 +46,21 @@ class CandidateRanking:
         scores count as the worst).
     scorers : list of str
         The scorers that were combined.
+
+    Examples
+    --------
+    As returned by :func:`rank_candidates`: "b" is first for one scorer and second
+    for the other, "a" only first for one, so "b" wins the mean normalised rank.
+
+    >>> ranking = rank_candidates({"a": {"reverse": 0.9, "mixval": 0.5},
+    ...                            "b": {"reverse": 0.8, "mixval": 0.9},
+    ...                            "c": {"reverse": 0.5, "mixval": 0.6}})
+    >>> ranking.best, ranking.order
+    ('b', ['b', 'a', 'c'])
+    >>> ranking.scorers
+    ['mixval', 'reverse']
+    >>> ranking.per_scorer["reverse"]
+    {'a': 1.0, 'b': 0.5, 'c': 0.0}
     """
 
     order: list[str]
@@ -287,6 +302,27 @@ class EnsembleScorer(DomainScorer):
     K. Musgrave, S. Belongie, S.-N. Lim. "Benchmarking validation methods for
     unsupervised domain adaptation". arXiv:2208.07360, 2022 (no single
     validator wins everywhere, which motivates combining them).
+
+    Examples
+    --------
+    The default members are reverse validation and MixVal; the score is their mean:
+
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> y = np.concatenate([y_s, np.full(60, -1)])  # target labels are never read
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> scorer = EnsembleScorer()
+    >>> parts = scorer.member_scores(model, X, y, sample_domain=sd)
+    >>> sorted(parts)
+    ['mixval', 'reverse']
+    >>> score = scorer(model, X, y, sample_domain=sd)
+    >>> bool(np.isclose(score, np.mean(list(parts.values())))) and 0 <= score <= 1
+    True
     """
 
     def __init__(

@@ -120,6 +120,20 @@ class MixValScorer(DomainScorer):
     probes for unsupervised model selection in domain adaptation". NeurIPS 2023.
     H. Zhang, M. Cisse, Y. N. Dauphin, D. Lopez-Paz. "mixup: beyond empirical
     risk minimization". ICLR 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> score = MixValScorer(random_state=0)(model, X, sample_domain=sd)
+    >>> 0 <= score <= 1  # an accuracy on the mixed rows
+    True
     """
 
     def __init__(

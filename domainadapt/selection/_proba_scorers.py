@@ -97,6 +97,20 @@ class InformationMaximizationScorer(_ProbaScorer):
     Source hypothesis transfer for unsupervised domain adaptation". ICML 2020.
     K. Musgrave, S. Belongie, S.-N. Lim. "Benchmarking validation methods for
     unsupervised domain adaptation". arXiv:2208.07360, 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> score = InformationMaximizationScorer()(model, X, sample_domain=sd)
+    >>> bool(0 <= score <= np.log(2))  # H(mean p) >= mean H(p), two classes
+    True
     """
 
     _fn = staticmethod(information_maximization)
@@ -129,6 +143,20 @@ class BatchNuclearNormScorer(_ProbaScorer):
     W. Deng, Y. Suh, S. Gould, L. Zheng. "Confidence and dispersity speak:
     characterising prediction matrix for unsupervised accuracy estimation".
     ICML 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> score = BatchNuclearNormScorer()(model, X, sample_domain=sd)
+    >>> 0 < score <= 1
+    True
     """
 
     _fn = staticmethod(batch_nuclear_norm)
@@ -159,6 +187,20 @@ class SoftmaxCorrelationScorer(_ProbaScorer):
     (first circulated in 2023 as "Assessing model out-of-distribution
     generalization with softmax prediction probability baselines and a
     correlation method").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> score = SoftmaxCorrelationScorer()(model, X, sample_domain=sd)
+    >>> bool(1 / np.sqrt(2) <= score <= 1)  # two classes
+    True
     """
 
     _fn = staticmethod(softmax_correlation)

@@ -50,6 +50,30 @@ class DomainScorer:
     """Base class: validation of ``X`` and ``sample_domain`` and metadata routing.
 
     Subclasses implement ``_score(estimator, X, y, sd)`` on validated arrays.
+
+    Examples
+    --------
+    A scorer of the mean confidence on the target rows; the base class checks
+    ``X`` and ``sample_domain`` and refuses a call without the latter:
+
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> class TargetConfidence(DomainScorer):
+    ...     def _score(self, estimator, X, y, sd):
+    ...         return estimator.predict_proba(X[sd != "source"]).max(axis=1).mean()
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> score = TargetConfidence()(model, X, sample_domain=sd)
+    >>> type(score).__name__, 0.5 <= score <= 1
+    ('float', True)
+    >>> TargetConfidence()(model, X)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: TargetConfidence needs sample_domain to tell source rows from target rows, ...
     """
 
     #: Whether the score uses the labels of source rows.

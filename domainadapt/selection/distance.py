@@ -121,6 +121,21 @@ class ShiftReport:
         Permutation p-value of :math:`H_0`: same distribution.
     n_source, n_target : int
         Rows used.
+
+    Examples
+    --------
+    As returned by :func:`domain_shift_report`:
+
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X_s = rng.randn(60, 2)
+    >>> report = domain_shift_report(X_s, X_s + 1.5, n_permutations=100, random_state=0)
+    >>> report.shifted, report.mmd_p_value < 0.05, (report.n_source, report.n_target)
+    (True, True, (60, 60))
+    >>> bool(0 <= report.proxy_a_distance <= 2)
+    True
+    >>> domain_shift_report(X_s, rng.randn(60, 2), n_permutations=100).shifted
+    False
     """
 
     proxy_a_distance: float

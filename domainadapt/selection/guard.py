@@ -19,7 +19,34 @@ __all__ = ["NegativeTransferWarning", "TransferReport", "negative_transfer_repor
 
 
 class NegativeTransferWarning(UserWarning):
-    """The adapted model is likely worse on the target than the source-only one."""
+    """The adapted model is likely worse on the target than the source-only one.
+
+    Issued by :func:`negative_transfer_report` when a strict majority of its
+    scorers prefer the source-only model.
+
+    Examples
+    --------
+    A model trained on flipped labels, standing in for a harmful adaptation:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> issubclass(NegativeTransferWarning, UserWarning)
+    True
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> baseline = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> harmful = NoAdaptation().fit((X_s, 1 - y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> y = np.concatenate([y_s, np.full(60, -1)])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     report = negative_transfer_report(harmful, baseline, X, y, sd)
+    >>> [w.category.__name__ for w in caught]
+    ['NegativeTransferWarning']
+    """
 
 
 @dataclass
@@ -36,6 +63,26 @@ class TransferReport:
         Number of scorers that prefer the baseline by more than ``margin``.
     likely_hurts : bool
         A strict majority of the scorers vote "hurts".
+
+    Examples
+    --------
+    As returned by :func:`negative_transfer_report`, here for an "adapted" model
+    that is the baseline itself (no scorer can prefer either):
+
+    >>> import numpy as np
+    >>> from domainadapt.model import NoAdaptation
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(60, 2), rng.randn(60, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = NoAdaptation().fit((X_s, y_s), X_t)
+    >>> X = np.vstack([X_s, X_t])
+    >>> y = np.concatenate([y_s, np.full(60, -1)])
+    >>> sd = np.array(["source"] * 60 + ["target"] * 60)
+    >>> report = negative_transfer_report(model, model, X, y, sd)
+    >>> sorted(report.scores), report.votes_hurt, report.likely_hurts
+    (['dev', 'iwcv', 'reverse'], 0, False)
+    >>> print(report.to_markdown().splitlines()[-1])
+    0 of 3 scorers prefer the source-only model: no sign of negative transfer.
     """
 
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
