@@ -50,6 +50,29 @@ class DAPipeline(Pipeline):
     agree), refuses rows with other names or order at ``predict``/``transform``/
     ``score`` and warns when names appear or disappear. SciPy sparse rows are
     passed to the steps as CSR; each step keeps them sparse or densifies them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from domainadapt.feature import CORAL
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(100, 2), 2.0 * rng.randn(100, 2) + 1.0
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> pipe = DAPipeline([("coral", CORAL()), ("clf", LogisticRegression())])
+    >>> pipe = pipe.fit((X_s, y_s), X_t)
+    >>> pipe.predict(X_t[:5]).shape
+    (5,)
+
+    The stacked form fits the same model:
+
+    >>> X = np.vstack([X_s, X_t])
+    >>> y = np.concatenate([y_s, np.full(100, -1)])  # target labels are not read
+    >>> sd = np.array(["source"] * 100 + ["target"] * 100)
+    >>> stacked = DAPipeline([("coral", CORAL()), ("clf", LogisticRegression())])
+    >>> stacked = stacked.fit(X, y, sample_domain=sd)
+    >>> bool((stacked.predict(X_t) == pipe.predict(X_t)).all())
+    True
     """
 
     #: predict/score take ``sample_domain=`` (see ``base.accepts_sample_domain``).
