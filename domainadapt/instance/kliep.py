@@ -6,14 +6,14 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
-from .._kernels import bandwidth_grid, gaussian_kernel
+from .._kernels import gaussian_kernel
 from .._tempering import FLATTEN_CONSTRAINT
-from .._utils import Interval, flatten, random_subset
+from .._utils import Interval
 from ..base import InstanceAdapter
+from ._kernel_basis import basis_at, draw_basis
 
 __all__ = ["KLIEP"]
 
@@ -166,11 +166,8 @@ class KLIEP(InstanceAdapter):
         self.random_state = random_state
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
-        n_centers, cv, max_iter, tol = self.n_centers, self.cv, self.max_iter, float(self.tol)
-        Xs, Xt = flatten(source.X), flatten(target.X)
-        rng = check_random_state(self.random_state)
-        grid = bandwidth_grid(self.bandwidths, Xs, Xt, rng)
-        centers = Xt[random_subset(len(Xt), n_centers, rng)]
+        cv, max_iter, tol = self.cv, self.max_iter, float(self.tol)
+        Xs, Xt, rng, grid, centers = draw_basis(self, source, target)
         n_t = len(Xt)
         scores = np.full(len(grid), np.nan)
         if len(grid) > 1 and n_t >= 2:
@@ -200,5 +197,4 @@ class KLIEP(InstanceAdapter):
     def compute_weights(self, X: Any) -> np.ndarray:
         """The fitted ratio :math:`\\hat w(x)` at new rows (not normalised, not tempered:
         ``weights_`` follow it to the power ``flatten_``)."""
-        X = flatten(self._check_X(X, accept_sparse=False))
-        return gaussian_kernel(X, self.centers_, self.bandwidth_) @ self.alpha_
+        return basis_at(self, X) @ self.alpha_

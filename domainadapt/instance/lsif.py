@@ -7,14 +7,14 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 
 from .._domain import Domain
-from .._kernels import bandwidth_grid, gaussian_kernel
+from .._kernels import gaussian_kernel
 from .._tempering import FLATTEN_CONSTRAINT
-from .._utils import Interval, check_grid, flatten, random_subset
+from .._utils import Interval, check_grid
 from ..base import InstanceAdapter
+from ._kernel_basis import basis_at, draw_basis
 
 __all__ = ["RuLSIF", "ULSIF"]
 
@@ -175,12 +175,8 @@ class RuLSIF(InstanceAdapter):
 
     def _fit_weights(self, source: Domain, target: Domain) -> np.ndarray:
         alpha = self._get_alpha()
-        n_centers = self.n_centers
         regs = check_grid("regs", DEFAULT_REGS if self.regs is None else self.regs)
-        Xs, Xt = flatten(source.X), flatten(target.X)
-        rng = check_random_state(self.random_state)
-        grid = bandwidth_grid(self.bandwidths, Xs, Xt, rng)
-        centers = Xt[random_subset(len(Xt), n_centers, rng)]
+        Xs, Xt, rng, grid, centers = draw_basis(self, source, target)
         n_s, n_t = len(Xs), len(Xt)
         n_pairs = min(n_s, n_t)
         scores = np.full((len(grid), len(regs)), np.nan)
@@ -225,8 +221,7 @@ class RuLSIF(InstanceAdapter):
     def compute_weights(self, X: Any) -> np.ndarray:
         """The fitted (relative) ratio at new rows, clipped at 0 (not normalised, not
         tempered: ``weights_`` follow it to the power ``flatten_``)."""
-        X = flatten(self._check_X(X, accept_sparse=False))
-        return np.maximum(gaussian_kernel(X, self.centers_, self.bandwidth_) @ self.theta_, 0.0)
+        return np.maximum(basis_at(self, X) @ self.theta_, 0.0)
 
 
 class ULSIF(RuLSIF):
