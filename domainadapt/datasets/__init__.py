@@ -10,8 +10,11 @@ Real data (four ``.npz`` files, conversions of public sources; see
 
 The files are looked for in :func:`get_data_home` (argument, else the
 ``DOMAINADAPT_DATA`` environment variable, else ``~/domainadapt_data``) and their
-SHA-256 is always checked (:func:`fetch_file`). There is no public mirror of the
-``.npz`` files yet; ``download=True`` needs one (``DOMAINADAPT_DATA_URL``).
+SHA-256 is always checked (:func:`fetch_file`). ``download=True`` downloads the
+public original files (``.mat``, idx, text; see each entry's ``conversions``),
+verifies and converts them and writes the ``.npz``; a mirror of ready ``.npz``
+files (``DOMAINADAPT_DATA_URL``) is used instead when set.
+:func:`convert_originals` converts originals downloaded by hand.
 
 Synthetic data (no files needed): :func:`make_rotated_moons`,
 :func:`make_gaussian_shift` (with its exact density ratio) and
@@ -23,16 +26,22 @@ example data) and :func:`make_topic_shift` (bag-of-words counts of two-class
 from ._fetch import (
     DATA_HOME_ENV,
     DATA_URL_ENV,
+    ORIGINALS_URL_ENV,
     REGISTRY,
     ChecksumError,
+    Conversion,
+    ConversionError,
     DataFile,
     DataNotFoundError,
     DownloadError,
     NoMirrorError,
+    OriginalFile,
     fetch_file,
     get_data_home,
+    npz_content_sha256,
     sha256sum,
 )
+from ._originals import convert_originals
 from ._real import (
     OFFICE_CALTECH_CLASSES,
     OFFICE_CALTECH_DOMAINS,
@@ -55,13 +64,18 @@ __all__ = [
     "DATA_URL_ENV",
     "OFFICE_CALTECH_CLASSES",
     "OFFICE_CALTECH_DOMAINS",
+    "ORIGINALS_URL_ENV",
     "REGISTRY",
     "SHIFTED_DIGITS_DEFAULT_SEVERITY",
     "ChecksumError",
+    "Conversion",
+    "ConversionError",
     "DataFile",
     "DataNotFoundError",
     "DownloadError",
     "NoMirrorError",
+    "OriginalFile",
+    "convert_originals",
     "fetch_file",
     "get_data_home",
     "load_domain_pair",
@@ -73,5 +87,6 @@ __all__ = [
     "make_rotated_moons",
     "make_shifted_digits",
     "make_topic_shift",
+    "npz_content_sha256",
     "sha256sum",
 ]

@@ -1,11 +1,16 @@
 """Data directory, registry of the benchmark files, and checksummed fetching.
 
-The four benchmark archives are conversions (``.npz``) of public files. They are
-not downloaded from their original sources: those are MATLAB / HDF5 / idx files
-whose conversion is documented in the data ``README.md``. :func:`fetch_file`
-only finds a file in the data directory, or downloads the ``.npz`` from a mirror
-that *you* configure (``base_url`` or ``DOMAINADAPT_DATA_URL``), and always
-checks its SHA-256.
+The four benchmark archives are conversions (``.npz``) of public original files
+(MATLAB ``.mat``, gzip'd idx, gzip'd text, HDF5). :func:`fetch_file` finds a
+file in the data directory, or with ``download=True``
+
+* downloads the ready ``.npz`` from a mirror that *you* configure (``base_url``
+  or ``DOMAINADAPT_DATA_URL``), or else
+* downloads the original files from their public origins (each
+  :class:`Conversion` of the registry lists them, with mirrors and checksums),
+  converts them (:mod:`._convert`) and writes the ``.npz``,
+
+and always checks the ``.npz`` against the registered SHA-256.
 """
 
 from __future__ import annotations
@@ -17,22 +22,30 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 __all__ = [
     "DATA_HOME_ENV",
     "DATA_URL_ENV",
+    "ORIGINALS_URL_ENV",
     "REGISTRY",
     "ChecksumError",
+    "Conversion",
+    "ConversionError",
     "DataFile",
     "DataNotFoundError",
     "DownloadError",
     "NoMirrorError",
+    "OriginalFile",
     "fetch_file",
     "get_data_home",
+    "npz_content_sha256",
     "sha256sum",
 ]
 
@@ -40,6 +53,9 @@ __all__ = [
 DATA_HOME_ENV = "DOMAINADAPT_DATA"
 #: Environment variable that names a mirror (base URL) holding the ``.npz`` files.
 DATA_URL_ENV = "DOMAINADAPT_DATA_URL"
+#: Environment variable that names a mirror (base URL) holding the *original* files
+#: under their registered names (:attr:`OriginalFile.name`); it replaces their URLs.
+ORIGINALS_URL_ENV = "DOMAINADAPT_ORIGINALS_URL"
 
 _CHUNK = 1 << 20  # 1 MiB
 
@@ -73,19 +89,82 @@ class DataNotFoundError(FileNotFoundError):
 
 
 class NoMirrorError(DataNotFoundError):
-    """``download=True`` but neither ``base_url`` nor ``DOMAINADAPT_DATA_URL`` is set."""
+    """No source to download from: kept for compatibility.
+
+    Every registered file can now be built from its public originals, so
+    :func:`fetch_file` no longer raises it for them.
+    """
 
 
 class DownloadError(OSError):
-    """The download from the configured mirror failed (network or HTTP error)."""
+    """A download failed (network or HTTP error); ``url`` names the failing URL."""
+
+    def __init__(self, message: str, *, url: str | None = None):
+        super().__init__(message)
+        self.url = url
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
+class ConversionError(ValueError):
+    """An original file could not be converted (wrong format, variables or shapes)."""
+
+
 # --------------------------------------------------------------------------- #
 # registry
 # --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class OriginalFile:
+    """One public original file that a :class:`Conversion` reads.
+
+    Attributes
+    ----------
+    name : str
+        Local file name (also its name on a ``DOMAINADAPT_ORIGINALS_URL`` mirror
+        and in the ``originals/`` folder of the data directory).
+    urls : tuple of str
+        Public URLs of these same bytes, tried in order (a mirror list).
+    checksum : str or None
+        ``"<algorithm>:<hex>"`` with algorithm ``sha256``, ``sha1``, ``md5`` or
+        ``gitblob`` (the git blob id, a SHA-1 of ``"blob <size>\\0"`` + bytes);
+        ``None`` when no checksum is known (then only the converted ``.npz`` is checked).
+    checksum_of : {"file", "gunzipped"}
+        Whether ``checksum`` is of the file as served or of its gunzipped content.
+    size : int or None
+        Size in bytes, when known (for the progress line).
+    """
+
+    name: str
+    urls: tuple[str, ...]
+    checksum: str | None = None
+    checksum_of: Literal["file", "gunzipped"] = "file"
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A way to build a registered ``.npz`` from public original files.
+
+    Attributes
+    ----------
+    converter : str
+        Name of the converter in ``domainadapt.datasets._convert.CONVERTERS``.
+    files : tuple of OriginalFile
+        The original files it reads.
+    description : str
+        One line: what the files are and where they come from.
+    requires : str or None
+        An optional module the converter needs (``"h5py"``); the conversion is
+        skipped when it is not installed.
+    """
+
+    converter: str
+    files: tuple[OriginalFile, ...]
+    description: str
+    requires: str | None = None
+
+
 @dataclass(frozen=True)
 class DataFile:
     """One registered benchmark file.
@@ -105,11 +184,19 @@ class DataFile:
     citations : tuple of str
         The references to cite when using the data.
     source_urls : tuple of str
-        Raw public URLs of the *original* files (at the pinned commit where there
-        is one). These are **not** ``.npz`` files: the archive registered here
-        is a conversion of them, and no public mirror of the ``.npz`` exists yet.
+        Raw public URLs of the *original* files the registered archive was
+        converted from (at the pinned commit where there is one): its provenance.
+        These are **not** ``.npz`` files. What ``download=True`` fetches is
+        listed in ``conversions``.
     license : str
         What the sources say about the license.
+    content_sha256 : str
+        SHA-256 of the archive's *content* (see :func:`npz_content_sha256`),
+        independent of the compression: a converted file that a different zlib
+        compressed to other bytes is accepted when its content matches.
+    conversions : tuple of Conversion
+        How ``download=True`` builds the file from its public originals,
+        tried in order.
     """
 
     filename: str
@@ -120,6 +207,8 @@ class DataFile:
     citations: tuple[str, ...]
     source_urls: tuple[str, ...]
     license: str = "none stated"
+    content_sha256: str = ""
+    conversions: tuple[Conversion, ...] = field(default=())
 
     @property
     def source_url(self) -> str:
@@ -140,6 +229,33 @@ _JDA_HEAD = "66e989a28c48c97f45b8a81ea76b15f33d74292e"
 _USPS_REPO = "niuers/Learning-From-Data-A-Short-Course"
 _USPS_COMMIT = "35684e893b63bf4039bafcc6d34fe935851baf9a"
 _LECUN = "http://yann.lecun.com/exdb/mnist"
+_MNIST_MIRRORS = (
+    _LECUN,
+    "https://ossci-datasets.s3.amazonaws.com/mnist",
+    "https://storage.googleapis.com/cvdf-datasets/mnist",
+)
+_ESL_MIRRORS = (
+    "https://hastie.su.domains/ElemStatLearn/datasets",
+    "https://web.stanford.edu/~hastie/ElemStatLearn/datasets",
+    "https://statweb.stanford.edu/~tibs/ElemStatLearn/datasets",
+)
+_SKADA_BENCH = "scikit-adaptation/skada-bench"
+_SKADA_BENCH_COMMIT = "e04399f55724b1accbed8ae1050e3c6c73fd481a"
+# sha1 of the four Office-Caltech10 SURF .mat files (data README)
+_OFFICE_SHA1 = {
+    "amazon": "e0e403b9026eeb347f085e1ce00a91f669aeda0c",
+    "caltech": "c55ad7fbd777dcef92edf2e671e3a50e02b93b04",
+    "dslr": "8288ffc0035febcbe53cf56287ff19ef1529551f",
+    "webcam": "fedcabc3c74127904472023d4aee0e97369d907a",
+}
+# md5 of the gunzipped MNIST idx files (the canonical values; data README), and
+# the usual sizes of the .gz files (for the progress line only)
+_MNIST_IDX = (
+    ("train-images-idx3-ubyte.gz", "6bbc9ace898e44ae57da46a324031adb", 9912422),
+    ("train-labels-idx1-ubyte.gz", "a25bea736e30d166cdddb491f175f624", 28881),
+    ("t10k-images-idx3-ubyte.gz", "2646ac647ad5339dbf082846283269ea", 1648877),
+    ("t10k-labels-idx1-ubyte.gz", "27ae3e4e09519cfbb04c329615203637", 4542),
+)
 
 _CITE_LONG = (
     "M. Long, J. Wang, G. Ding, J. Sun, P. S. Yu, 'Transfer Feature Learning with "
@@ -174,6 +290,37 @@ _FILES = (
             _CITE_HULL + " (USPS)",
         ),
         source_urls=(f"{_GH}/{_JDA_REPO}/{_JDA_HEAD}/data/MNIST_vs_USPS.mat",),
+        content_sha256="9da40bcfd2bf4c62767a48963580808edb6314338cd7eb7fc9b3b542ca25d72c",
+        conversions=(
+            Conversion(
+                converter="mnist_usps_jda",
+                files=(
+                    OriginalFile(
+                        name="MNIST_vs_USPS.mat",
+                        urls=(
+                            f"{_GH}/{_JDA_REPO}/{_JDA_HEAD}/data/MNIST_vs_USPS.mat",
+                            f"{_GH}/{_JDA_REPO}/4e52e99f22ded739da2f43f1df73de89619e6cbf"
+                            "/data/MNIST_vs_USPS.mat",
+                        ),
+                        checksum="gitblob:794a1d3e48c42d68b183e91e624a86f7e90dbfa9",
+                    ),
+                ),
+                description=(f"MNIST_vs_USPS.mat (MATLAB v5, JDA release) from GitHub {_JDA_REPO}"),
+            ),
+            Conversion(
+                converter="mnist_usps_jda",
+                files=(
+                    OriginalFile(
+                        name="JPDA_MNIST_vs_USPS.mat",
+                        urls=(f"{_GH}/{_JPDA}/{_JPDA_COMMIT}/data/MNIST_vs_USPS.mat",),
+                    ),
+                ),
+                description=(
+                    f"MNIST_vs_USPS.mat (MATLAB v7.3 re-save, same values) from GitHub {_JPDA}"
+                ),
+                requires="h5py",
+            ),
+        ),
     ),
     DataFile(
         filename="office_caltech10_surf.npz",
@@ -202,6 +349,28 @@ _FILES = (
             f"{_GH}/{_JPDA}/{_JPDA_COMMIT}/data/Office/{d}_SURF_L10.mat"
             for d in ("amazon", "caltech", "dslr", "webcam")
         ),
+        content_sha256="3f2dd93398d23a72d8100771969bb12991fd1d9a186f3c3d0d9b32f2d808a23b",
+        conversions=(
+            Conversion(
+                converter="office_caltech_surf",
+                files=tuple(
+                    OriginalFile(
+                        name=f"{d}_SURF_L10.mat",
+                        urls=(
+                            f"{_GH}/{_JPDA}/{_JPDA_COMMIT}/data/Office/{d}_SURF_L10.mat",
+                            f"{_GH}/{_SKADA_BENCH}/{_SKADA_BENCH_COMMIT}"
+                            f"/data/OFFICE_31_SURF_DATASET/{d}_SURF_L10.mat",
+                        ),
+                        checksum=f"sha1:{sha1}",
+                    )
+                    for d, sha1 in _OFFICE_SHA1.items()
+                ),
+                description=(
+                    "the four *_SURF_L10.mat files (MATLAB v5, GFK release) from GitHub "
+                    f"{_JPDA} (mirror: {_SKADA_BENCH})"
+                ),
+            ),
+        ),
     ),
     DataFile(
         filename="usps.npz",
@@ -224,6 +393,32 @@ _FILES = (
             "network', NIPS 1990 (preprocessing)",
         ),
         source_urls=(f"{_GH}/{_USPS_REPO}/{_USPS_COMMIT}/data/usps.h5",),
+        content_sha256="380ae9dee7c95f20253669032769d27c5fce6d0c24594d3d5f2e9a21626df712",
+        conversions=(
+            Conversion(
+                converter="usps_h5",
+                files=(
+                    OriginalFile(
+                        name="usps.h5",
+                        urls=(f"{_GH}/{_USPS_REPO}/{_USPS_COMMIT}/data/usps.h5",),
+                        checksum="gitblob:309999e2b918095377f4ff9feb225f6d0c691fa4",
+                    ),
+                ),
+                description=f"usps.h5 (HDF5, the registered file's origin) from GitHub {_USPS_REPO}",
+                requires="h5py",
+            ),
+            Conversion(
+                converter="usps_esl",
+                files=tuple(
+                    OriginalFile(name=n, urls=tuple(f"{m}/{n}" for m in _ESL_MIRRORS))
+                    for n in ("zip.train.gz", "zip.test.gz")
+                ),
+                description=(
+                    "zip.train.gz and zip.test.gz (gzip'd text) of The Elements of "
+                    "Statistical Learning's data sets"
+                ),
+            ),
+        ),
     ),
     DataFile(
         filename="mnist.npz",
@@ -248,6 +443,26 @@ _FILES = (
             )
         ),
         license="none stated for MNIST; the PyPI package carrying it declares MIT",
+        content_sha256="7c6db96c7eaa5763ad53392f1471eed510a3b2ac5d3b1468df1b2957ecf462be",
+        conversions=(
+            Conversion(
+                converter="mnist_idx",
+                files=tuple(
+                    OriginalFile(
+                        name=n,
+                        urls=tuple(f"{m}/{n}" for m in _MNIST_MIRRORS),
+                        checksum=f"md5:{md5}",
+                        checksum_of="gunzipped",
+                        size=size,
+                    )
+                    for n, md5, size in _MNIST_IDX
+                ),
+                description=(
+                    "the four gzip'd idx files of MNIST (LeCun's site, or the "
+                    "torchvision / TensorFlow mirrors)"
+                ),
+            ),
+        ),
     ),
 )
 
@@ -311,28 +526,64 @@ def sha256sum(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def npz_content_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of an ``.npz`` archive's content, independent of its compression.
+
+    Hashes, for every member in archive order, its name, a NUL byte, its
+    uncompressed size (8 bytes, little-endian) and its uncompressed bytes (the
+    ``.npy`` data: header with dtype, order and shape, then the raw values).
+    Two archives of the same arrays compressed by different zlib builds have
+    the same content digest.
+
+    Raises
+    ------
+    zipfile.BadZipFile, zlib.error, OSError
+        The file is not a readable ZIP archive.
+    """
+    h = hashlib.sha256()
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            h.update(info.filename.encode("utf-8") + b"\0")
+            h.update(info.file_size.to_bytes(8, "little"))
+            with zf.open(info) as fh:
+                for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def _content_matches(path: Path, entry: DataFile) -> bool:
+    if not entry.content_sha256:
+        return False
+    try:
+        return npz_content_sha256(path) == entry.content_sha256
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
+        return False
+
+
 def _source_text(entry: DataFile) -> str:
     return (
         f"Public source: {entry.origin}.\n"
         f"Original file(s): {', '.join(entry.source_urls)} (the .npz is a conversion of "
-        "these; see the data README for how it was made).\n"
+        "these; see the data section of the user guide for how download=True rebuilds it).\n"
         f"Cite: {entry.citation}."
     )
 
 
 def _verify(path: Path, entry: DataFile, what: str) -> None:
     actual = sha256sum(path)
-    if actual != entry.sha256:
-        raise ChecksumError(
-            f"checksum mismatch for {entry.filename} ({what} {path}): expected sha256 "
-            f"{entry.sha256}, got {actual}. The file is corrupted, truncated or a "
-            f"different version: delete it and copy a good {entry.filename} into the data "
-            f"directory (or re-download it from a trusted mirror with download=True).",
-            filename=entry.filename,
-            path=path,
-            expected=entry.sha256,
-            actual=actual,
-        )
+    if actual == entry.sha256 or _content_matches(path, entry):
+        # the second: same arrays, compressed to other bytes by another zlib
+        return
+    raise ChecksumError(
+        f"checksum mismatch for {entry.filename} ({what} {path}): expected sha256 "
+        f"{entry.sha256}, got {actual}. The file is corrupted, truncated or a "
+        f"different version: delete it and copy a good {entry.filename} into the data "
+        f"directory (or rebuild it with download=True).",
+        filename=entry.filename,
+        path=path,
+        expected=entry.sha256,
+        actual=actual,
+    )
 
 
 def _download(url: str, dest: Path, entry: DataFile, *, verbose: bool, timeout: float) -> None:
@@ -368,7 +619,9 @@ def _download(url: str, dest: Path, entry: DataFile, *, verbose: bool, timeout: 
                 raise
             raise DownloadError(
                 f"downloading {entry.filename} from {url} failed: {exc}. Check the mirror "
-                f"URL (base_url / {DATA_URL_ENV}) and that it serves {entry.filename}."
+                f"URL (base_url / {DATA_URL_ENV}) and that it serves {entry.filename}, "
+                f"or unset it to build the file from its public originals.",
+                url=url,
             ) from exc
         actual = h.hexdigest()
         if actual != entry.sha256:
@@ -396,8 +649,10 @@ def fetch_file(
     *,
     verbose: bool = True,
     timeout: float = 60.0,
+    retries: int = 2,
+    originals_url: str | None = None,
 ) -> Path:
-    """Locate a registered data file, downloading it from a mirror if asked.
+    """Locate a registered data file, downloading or building it if asked.
 
     Parameters
     ----------
@@ -406,15 +661,25 @@ def fetch_file(
     data_home : str or path-like, optional
         Data directory, see :func:`get_data_home`.
     download : bool, default=False
-        If the file is missing, download ``f"{base_url}/{filename}"``.
+        If the file is missing: with a mirror of the ``.npz`` files (``base_url``
+        or ``DOMAINADAPT_DATA_URL``), download ``f"{base_url}/{filename}"``;
+        otherwise download the public *original* files (see
+        :attr:`DataFile.conversions`; files already in ``<data_home>/originals/``
+        are used instead), verify their checksums where known, convert them and
+        write the ``.npz``. The originals are deleted afterwards.
     base_url : str, optional
-        Mirror holding the ``.npz`` files. Defaults to the environment variable
-        ``DOMAINADAPT_DATA_URL``. There is no public mirror yet, so one of the two
-        must be set for ``download=True`` to work.
+        Mirror holding the ready ``.npz`` files. Defaults to the environment
+        variable ``DOMAINADAPT_DATA_URL``.
     verbose : bool, default=True
-        Show a tqdm progress bar while downloading (only on a terminal).
+        Print a progress line per file while downloading (on stderr).
     timeout : float, default=60.0
-        Socket timeout in seconds for the download.
+        Socket timeout in seconds for each request.
+    retries : int, default=2
+        Further attempts per URL of an original after a network error or an
+        HTTP 5xx/429 answer (not after 404/403), before the next mirror is tried.
+    originals_url : str, optional
+        A mirror of the original files under their registered names, used
+        instead of their public URLs. Defaults to ``DOMAINADAPT_ORIGINALS_URL``.
 
     Returns
     -------
@@ -426,13 +691,15 @@ def fetch_file(
     DataNotFoundError
         (a :class:`FileNotFoundError`) The file is missing and ``download`` is false.
         The message says where it looked, why there, the public source and the fix.
-    NoMirrorError
-        ``download=True`` but no mirror is configured.
     ChecksumError
-        (a :class:`ValueError` and :class:`OSError`) The SHA-256 does not match.
-        A failed download leaves nothing in the data directory.
+        (a :class:`ValueError` and :class:`OSError`) The SHA-256 of the file, of a
+        downloaded original or of the converted archive does not match.
+        A failed download or conversion leaves nothing in the data directory.
     DownloadError
-        The mirror could not be reached or answered with an HTTP error.
+        A URL could not be reached or answered with an HTTP error; the message
+        names it and says how to place the files by hand.
+    ConversionError
+        (a :class:`ValueError`) An original file has an unexpected format.
     """
     entry = _lookup(name)
     home, chosen_by = _resolve_data_home(data_home)
@@ -447,18 +714,26 @@ def fetch_file(
             f"chosen by {chosen_by}).\n"
             f"{_source_text(entry)}\n"
             f"To fix: put {entry.filename} (sha256 {entry.sha256}) in a directory and set "
-            f"{DATA_HOME_ENV} to it (or pass data_home=...), or call with download=True and "
-            f"a mirror that serves the .npz (base_url=... or {DATA_URL_ENV})."
+            f"{DATA_HOME_ENV} to it (or pass data_home=...), or call with download=True to "
+            f"build it from the public original files (or to download it from a mirror of "
+            f"the .npz files: base_url=... or {DATA_URL_ENV})."
         )
 
     mirror = base_url if base_url else os.environ.get(DATA_URL_ENV, "")
-    if not mirror:
-        raise NoMirrorError(
-            f"cannot download {entry.filename!r}: no mirror is configured (pass base_url=... "
-            f"or set {DATA_URL_ENV}). There is no public mirror of the converted .npz files "
-            f"yet.\n{_source_text(entry)}\n"
-            f"Alternatively copy {entry.filename} into {home} (chosen by {chosen_by})."
-        )
-    url = f"{mirror.rstrip('/')}/{entry.filename}"
-    _download(url, path, entry, verbose=verbose, timeout=timeout)
+    if mirror:
+        url = f"{mirror.rstrip('/')}/{entry.filename}"
+        _download(url, path, entry, verbose=verbose, timeout=timeout)
+        return path
+
+    from ._originals import build_from_originals
+
+    build_from_originals(
+        entry,
+        path,
+        chosen_by=chosen_by,
+        verbose=verbose,
+        timeout=timeout,
+        retries=retries,
+        originals_url=originals_url or os.environ.get(ORIGINALS_URL_ENV, "") or None,
+    )
     return path

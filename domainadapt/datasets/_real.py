@@ -66,8 +66,9 @@ def load_mnist_usps_jda(
     data_home : str or path-like, optional
         Data directory, see :func:`get_data_home`.
     download : bool, default=False
-        Download the file from a configured mirror if it is missing,
-        see :func:`fetch_file`.
+        If the file is missing, download its public original files, convert
+        them and write it (or download it from a mirror of the ``.npz``
+        files, ``DOMAINADAPT_DATA_URL``), see :func:`fetch_file`.
     normalize : {"l2", None}, default=None
         ``"l2"``: divide every sample by its Euclidean norm (the JDA protocol).
         ``None``: raw values (MNIST in ``[0, 255/256]``, USPS in ``[0, 1]``).
@@ -141,8 +142,9 @@ def load_office_caltech_surf(
     data_home : str or path-like, optional
         Data directory, see :func:`get_data_home`.
     download : bool, default=False
-        Download the file from a configured mirror if it is missing,
-        see :func:`fetch_file`.
+        If the file is missing, download its public original files, convert
+        them and write it (or download it from a mirror of the ``.npz``
+        files, ``DOMAINADAPT_DATA_URL``), see :func:`fetch_file`.
     preprocess : {"zscore", "l1", "raw"}, default="zscore"
         ``"raw"``: the SURF word counts. ``"l1"``: each histogram divided by its
         sum. ``"zscore"``: L1, then every feature z-scored *within each domain*
@@ -259,8 +261,9 @@ _IMG_DOC = """
     data_home : str or path-like, optional
         Data directory, see :func:`get_data_home`.
     download : bool, default=False
-        Download the file from a configured mirror if it is missing,
-        see :func:`fetch_file`.
+        If the file is missing, download its public original files, convert
+        them and write it (or download it from a mirror of the ``.npz``
+        files, ``DOMAINADAPT_DATA_URL``), see :func:`fetch_file`.
     flatten : bool, default=False
         Return X of shape (n, H*W) instead of (n, 1, H, W).
     size : int, optional
