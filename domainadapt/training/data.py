@@ -51,6 +51,19 @@ class Batch:
         target has no labelled row at all.
     target_labelled : Tensor of bool, shape (b_t,) or None
         Which target rows carry a label (``target_y >= 0``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = Batch(source_x=torch.zeros(4, 2), source_y=torch.tensor([0, 1, 0, 1]),
+    ...               source_weight=None, target_x=torch.ones(3, 2))
+    >>> batch.n_source, batch.n_target, batch.target_y is None
+    (4, 3, True)
+    >>> nn_loss = torch.nn.functional.cross_entropy(torch.zeros(4, 2), batch.source_y)
+    >>> round(float(nn_loss), 4)  # log 2: uniform logits on two classes
+    0.6931
+    >>> batch.to(torch.device("cpu")).source_x.shape
+    torch.Size([4, 2])
     """
 
     source_x: Tensor

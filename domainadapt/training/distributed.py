@@ -31,7 +31,18 @@ __all__ = ["DistributedContext", "distributed_context"]
 
 @dataclass
 class DistributedContext:
-    """Rank, world size and group of the current run (world size 1: not distributed)."""
+    """Rank, world size and group of the current run (world size 1: not distributed).
+
+    Examples
+    --------
+    Outside ``torchrun`` (no process group initialised) ``distributed="auto"`` gives
+    the single-process context, which needs no collective call:
+
+    >>> distributed_context("auto")
+    DistributedContext(rank=0, world_size=1, group=None)
+    >>> DistributedContext().world_size
+    1
+    """
 
     rank: int = 0
     world_size: int = 1

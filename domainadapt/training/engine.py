@@ -69,6 +69,37 @@ class Trainer:
         The per-fit context, given to the hooks as ``state.context``.
     adapter : object, optional
         The estimator being fitted, for callbacks only (the engine never reads it).
+
+    Examples
+    --------
+    Without an estimator: a small network, a :class:`TrainConfig` and the method's
+    :class:`TrainHooks` (a source cross-entropy) train for 3 epochs of 4 steps:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from domainadapt.training import TrainConfig, TrainHooks
+    >>> from domainadapt.training.data import ArrayData
+    >>> from domainadapt.training.distributed import DistributedContext
+    >>> _ = torch.manual_seed(0)
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(64, 2), rng.randn(64, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> parts = nn.ModuleDict({"features": nn.Linear(2, 8), "classifier": nn.Linear(8, 2)})
+    >>> def logits(parts, x):
+    ...     return parts["classifier"](torch.relu(parts["features"](x)))
+    >>> def loss(parts, batch, state):
+    ...     return nn.functional.cross_entropy(logits(parts, batch.source_x), batch.source_y), {}
+    >>> trainer = Trainer(
+    ...     parts, ArrayData(X_s, y_s), ArrayData(X_t),
+    ...     config=TrainConfig(n_epochs=3, batch_size=16, lr=1e-2, progress=False),
+    ...     hooks=TrainHooks(predict_logits=logits, loss=loss), n_classes=2, seed=0,
+    ...     device=torch.device("cpu"), callbacks=[], dist_ctx=DistributedContext())
+    >>> history = trainer.run()
+    >>> [record["epoch"] for record in history], trainer.step
+    ([1, 2, 3], 12)
+    >>> history[-1]["loss"] < history[0]["loss"]
+    True
     """
 
     def __init__(
