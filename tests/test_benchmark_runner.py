@@ -4,7 +4,15 @@ import csv
 
 import numpy as np
 
-from domainadapt.benchmarks import BenchmarkTask, format_markdown, get_tasks, run_benchmark
+from domainadapt.benchmarks import (
+    BenchmarkTask,
+    family_baseline,
+    format_collections,
+    format_markdown,
+    get_tasks,
+    run_benchmark,
+    with_baselines,
+)
 from domainadapt.benchmarks.__main__ import main
 from domainadapt.datasets import make_shifted_digits
 from domainadapt.registry import AdapterEntry, get_adapter
@@ -47,3 +55,50 @@ def test_real_tasks_are_registered_but_need_data():
     names = {t.name: t for t in get_tasks()}
     assert len([n for n in names if n.startswith("office ")]) == 12
     assert names["office A→W"].needs_data and not names["digits rotation 12°"].needs_data
+
+
+def _fake_rows(accuracies):
+    """Result rows as run_benchmark returns them, from ``{(task, method): [acc per seed]}``."""
+    return [{"task": task, "method": method, "family": "", "seed": seed, "accuracy": acc,
+             "fit_seconds": 0.0, "error": "", "warnings": ""}
+            for (task, method), values in accuracies.items() for seed, acc in enumerate(values)]
+
+
+def test_each_strategy_is_compared_with_its_own_family_baseline():
+    names = ["no_adaptation", "coral", "source_only", "dann", "class_relation_alignment"]
+    methods = [get_adapter(n) for n in names]
+    assert [family_baseline(m) for m in methods] == [
+        None, "no_adaptation", None, "source_only", "source_only"]
+    tasks = [BenchmarkTask(t, None, None, "fake", group="fake") for t in ("t1", "t2")]
+    rows = _fake_rows({
+        ("t1", "no_adaptation"): [0.50, 0.50], ("t2", "no_adaptation"): [0.60, 0.60],
+        ("t1", "coral"): [0.70, 0.70], ("t2", "coral"): [0.60, 0.60],
+        ("t1", "source_only"): [0.90, 0.94], ("t2", "source_only"): [0.80, 0.80],
+        ("t1", "dann"): [0.95, 0.95], ("t2", "dann"): [0.75, 0.75],
+        ("t1", "class_relation_alignment"): [0.92, 0.92], ("t2", "class_relation_alignment"):
+            [0.80, 0.80],
+    })
+    table = {line.split(" | ")[0].strip("| "): line.split(" | ")
+             for line in format_markdown(rows, tasks, methods).splitlines()[2:]}
+    # dann: its accuracy minus source_only's (92 on t1), not minus no_adaptation's (50)
+    assert table["dann"][1] == "source_only"
+    assert table["dann"][2] == "95.0 ± 0.0 (+3.0)" and table["dann"][3] == "75.0 ± 0.0 (-5.0)"
+    assert table["coral"][1] == "no_adaptation" and table["coral"][2] == "70.0 ± 0.0 (+20.0)"
+    assert table["source_only"][1] == "(baseline)" and "(" not in table["source_only"][2]
+    assert table["dann"][4].startswith("85.0 (-1.0)")  # mean accuracy (mean gain)
+    collections = {line.split(" | ")[0].strip("| "): line.split(" | ")
+                   for line in format_collections(rows, tasks, methods).splitlines()[2:]}
+    assert set(collections) == {"coral", "dann", "class_relation_alignment"}  # no baselines
+    assert collections["dann"][1:] == ["source_only", "-1.0 (1/1, worst -5.0) |"]
+    assert collections["coral"][2] == "+10.0 (1/0, worst +0.0) |"
+    # one baseline for every method when asked (the former behaviour)
+    against_na = format_markdown(rows, tasks, methods, baseline="no_adaptation")
+    assert "95.0 ± 0.0 (+45.0)" in against_na
+
+
+def test_a_missing_family_baseline_is_added():
+    methods, added = with_baselines([get_adapter("dann"), get_adapter("coral")])
+    assert added == ["no_adaptation", "source_only"]
+    assert [m.name for m in methods] == ["no_adaptation", "source_only", "dann", "coral"]
+    methods, added = with_baselines([get_adapter("source_only"), get_adapter("dcoral")])
+    assert added == [] and [m.name for m in methods] == ["source_only", "dcoral"]

@@ -5,6 +5,13 @@
 *strategy* comes from :mod:`domainadapt.registry`. New strategies and tasks join
 by registering themselves (:func:`domainadapt.registry.register`,
 :func:`register_task`); the runner is never edited.
+
+Each strategy is compared with its own family's baseline (:func:`family_baseline`):
+a shallow strategy (instance, feature, relation or model-based, fitting the task's
+estimator) with ``no_adaptation`` (that estimator on the source alone), a deep one
+(a :class:`~domainadapt.training.DeepAdapter`: DANN, CDAN, DAN, JAN, Deep CORAL, MCD,
+fine-tuning, CAN, RKD, ...) with ``source_only`` (the same default network trained on
+the labelled source alone), so a gain is the adaptation's, not the model's.
 """
 
 from __future__ import annotations
@@ -31,7 +38,16 @@ __all__ = [
     "summarise",
     "format_markdown",
     "format_collections",
+    "family_baseline",
+    "with_baselines",
+    "NO_ADAPTATION",
+    "SOURCE_ONLY",
 ]
+
+#: The baseline of the shallow strategies: the task's downstream estimator on the source alone.
+NO_ADAPTATION = "no_adaptation"
+#: The baseline of the deep strategies: the same default network trained on the source alone.
+SOURCE_ONLY = "source_only"
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,51 @@ def run_benchmark(
     return rows
 
 
+def _is_deep(entry: AdapterEntry) -> bool:
+    """The strategy trains a network of its own (a ``DeepAdapter``); building it is cheap."""
+    from ..training import DeepAdapter
+
+    try:
+        return isinstance(entry.make(), DeepAdapter)
+    except Exception:  # a strategy that cannot even be built counts as shallow
+        return False
+
+
+def family_baseline(entry: AdapterEntry) -> str | None:
+    """Name of the baseline ``entry`` is compared with; ``None`` for a baseline itself.
+
+    ``"source_only"`` for a deep strategy (a :class:`~domainadapt.training.DeepAdapter`,
+    whatever its registry family: DANN, CDAN, MCD, DAN, JAN, Deep CORAL, fine-tuning,
+    CAN, RKD, ...), the same default network trained on the labelled source only;
+    ``"no_adaptation"`` for every other strategy, the task's downstream estimator
+    trained on the source only.
+    """
+    if entry.name in (NO_ADAPTATION, SOURCE_ONLY):
+        return None
+    return SOURCE_ONLY if _is_deep(entry) else NO_ADAPTATION
+
+
+def with_baselines(methods: list[AdapterEntry]) -> tuple[list[AdapterEntry], list[str]]:
+    """``methods`` with the baselines they are compared with prepended when missing.
+
+    Returns the completed list and the names added (to say so in the output).
+    """
+    have = {m.name for m in methods}
+    needed = {family_baseline(m) for m in methods} - {None}
+    added = [name for name in (NO_ADAPTATION, SOURCE_ONLY) if name in needed and name not in have]
+    if not added:
+        return list(methods), []
+    registered = {m.name: m for m in get_adapters()}
+    return [registered[name] for name in added] + list(methods), added
+
+
+def _baselines(methods: list[AdapterEntry], baseline: str | None) -> dict[str, str | None]:
+    """``{method: the baseline it is compared with}``; one ``baseline`` for all when given."""
+    if baseline is not None:
+        return {m.name: (None if m.name == baseline else baseline) for m in methods}
+    return {m.name: family_baseline(m) for m in methods}
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, float, int]]:
     """``{(task, method): (mean, std, n_runs)}`` of the accuracy over seeds (failed runs excluded)."""
     groups: dict[tuple[str, str], list[float]] = {}
@@ -172,62 +233,83 @@ def summarise(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, 
     return out
 
 
+def _gain(stats: dict, task: str, name: str, base: str | None) -> float:
+    """Points of mean accuracy over the baseline's on ``task`` (nan when either is missing)."""
+    if base is None:
+        return float("nan")
+    mean = stats.get((task, name), (float("nan"),))[0]
+    reference = stats.get((task, base), (float("nan"),))[0]
+    return 100 * (mean - reference)
+
+
 def format_markdown(rows: list[dict[str, Any]], tasks: list[BenchmarkTask],
-                    methods: list[AdapterEntry], baseline: str = "no_adaptation") -> str:
-    """Markdown table: target accuracy (%) mean ± std over seeds, tasks × methods."""
+                    methods: list[AdapterEntry], baseline: str | None = None) -> str:
+    """Markdown table: target accuracy (%) mean ± std over seeds, one row per method.
+
+    In brackets, the gain in points over the baseline named in the row's "compared
+    with" column: by default each method's family baseline (:func:`family_baseline`);
+    ``baseline`` compares every method with that one instead. The last column is the
+    mean accuracy over the tasks and, in brackets, the mean gain.
+    """
     stats = summarise(rows)
-    names = [m.name for m in methods]
-    header = "| task | " + " | ".join(names) + " |"
-    lines = [header, "|" + "---|" * (len(names) + 1)]
+    bases = _baselines(methods, baseline)
     task_names = [t.name for t in tasks if any(r["task"] == t.name for r in rows)]
-    for task in task_names:
-        base = stats.get((task, baseline), (float("nan"),))[0]
-        cells = []
-        for name in names:
+    header = ["strategy", "compared with", *task_names]
+    if len(task_names) > 1:
+        header.append("**mean**")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method in methods:
+        name, base = method.name, bases[method.name]
+        cells = [name, base or "(baseline)"]
+        for task in task_names:
             mean, std, n = stats.get((task, name), (float("nan"), float("nan"), 0))
             if n == 0:
                 cells.append("failed")
                 continue
             cell = f"{100 * mean:.1f} ± {100 * std:.1f}"
-            if name != baseline and np.isfinite(base):
-                cell += f" ({100 * (mean - base):+.1f})"
+            gain = _gain(stats, task, name, base)
+            if np.isfinite(gain):
+                cell += f" ({gain:+.1f})"
             cells.append(cell)
-        lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    if len(task_names) > 1:
-        cells = []
-        for name in names:
+        if len(task_names) > 1:
             means = [stats[(t, name)][0] for t in task_names if (t, name) in stats]
-            cells.append(f"{100 * np.nanmean(means):.1f}" if means else "")
-        lines.append("| **mean** | " + " | ".join(cells) + " |")
+            gains = [_gain(stats, t, name, base) for t in task_names]
+            cell = f"{100 * np.nanmean(means):.1f}" if np.isfinite(means).any() else ""
+            if np.isfinite(gains).any():
+                cell += f" ({np.nanmean(gains):+.1f})"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def format_collections(rows: list[dict[str, Any]], tasks: list[BenchmarkTask],
-                       methods: list[AdapterEntry], baseline: str = "no_adaptation") -> str:
-    """Markdown table of each method's gain over ``baseline`` per collection (task group).
+                       methods: list[AdapterEntry], baseline: str | None = None) -> str:
+    """Markdown table of each method's gain over its baseline per collection (task group).
 
-    A cell is the mean over the group's tasks of (mean accuracy over seeds − the
-    baseline's), in points, then the number of tasks won (gain > 0.5 point) and
-    lost (gain < −0.5 point), then the worst task's gain.
+    One row per method (baselines left out), its baseline in the "compared with"
+    column: by default its family's (:func:`family_baseline`), or ``baseline`` for
+    all. A cell is the mean over the group's tasks of (mean accuracy over seeds − the
+    baseline's), in points, then the number of tasks won (gain > 0.5 point) and lost
+    (gain < −0.5 point), then the worst task's gain.
     """
     stats = summarise(rows)
-    names = [m.name for m in methods if m.name != baseline]
+    bases = _baselines(methods, baseline)
     groups: dict[str, list[str]] = {}
     for t in tasks:
         if any(r["task"] == t.name for r in rows):
             groups.setdefault(t.group, []).append(t.name)
-    lines = ["| collection | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-    for group, task_names in groups.items():
-        cells = []
-        for name in names:
-            gains = []
-            for t in task_names:
-                base = stats.get((t, baseline), (float("nan"),))[0]
-                mean = stats.get((t, name), (float("nan"),))[0]
-                gains.append(100 * (mean - base))
-            gains = np.asarray(gains)
+    header = ["strategy", "compared with", *[f"{g} ({len(n)})" for g, n in groups.items()]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method in methods:
+        name, base = method.name, bases[method.name]
+        if base is None:
+            continue
+        cells = [name, base]
+        for task_names in groups.values():
+            gains = np.asarray([_gain(stats, t, name, base) for t in task_names])
             if not np.isfinite(gains).any():
-                cells.append("failed")
+                ran = any(stats.get((t, name), (0, 0, 0))[2] for t in task_names)
+                cells.append(f"no {base} result" if ran else "failed")
                 continue
             won = int(np.sum(gains > 0.5))
             lost = int(np.sum(gains < -0.5))
@@ -235,5 +317,5 @@ def format_collections(rows: list[dict[str, Any]], tasks: list[BenchmarkTask],
             if not np.isfinite(gains).all():
                 cell += f", {int(np.sum(~np.isfinite(gains)))} failed"
             cells.append(cell)
-        lines.append(f"| {group} ({len(task_names)}) | " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

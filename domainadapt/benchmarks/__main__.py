@@ -2,22 +2,33 @@
 
 Runs every registered strategy on the embedded default tasks (scikit-learn's
 digits under a shift; no download) and, when the data directory holds the real
-sets, on Office-Caltech10 and MNIST/USPS. Prints target accuracy per method vs
-no adaptation (mean ± std over seeds) and writes ``results.csv`` and
-``results.md`` to ``--output``.
+sets, on Office-Caltech10 and MNIST/USPS. Prints target accuracy per method, with
+its gain over its own family's baseline (``no_adaptation`` for the shallow
+strategies, ``source_only`` for the deep ones; a missing baseline is run too), mean
+± std over seeds, and writes ``results.csv`` and ``results.md`` to ``--output``;
+``--results-page`` also writes the page kept as ``benchmarks/results/main_job.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
 
 from ..datasets import REGISTRY, get_data_home
 from ..registry import get_adapters
-from . import format_collections, format_markdown, get_tasks, run_benchmark
+from . import (
+    SOURCE_ONLY,
+    format_collections,
+    format_markdown,
+    get_tasks,
+    run_benchmark,
+    with_baselines,
+)
 
 _GROUP_FILES = {
     "office-caltech": "office_caltech10_surf.npz",
@@ -58,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="data directory (default: $DOMAINADAPT_DATA or ~/domainadapt_data)")
     parser.add_argument("--output", default="domainadapt_results",
                         help="directory for results.csv and results.md")
+    parser.add_argument("--results-page", default=None, metavar="PATH",
+                        help="also write the results page (results.md without its title, "
+                             "headed by the command that produced it) to PATH, e.g. "
+                             "benchmarks/results/main_job.md")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--list", action="store_true", help="list strategies and tasks, then exit")
     args = parser.parse_args(argv)
@@ -69,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown methods {unknown}; registered: {sorted(known)}")
         methods = [known[m] for m in args.methods]
-    if "no_adaptation" not in [m.name for m in methods]:
-        methods = [m for m in get_adapters() if m.name == "no_adaptation"] + methods
+    # every strategy is compared with its family's baseline: run the baselines not asked for
+    methods, added = with_baselines(methods)
 
     found, missing = _available_groups(args.data_home)
     if args.list:  # listing needs no data: a group whose files are absent is listed as such
@@ -97,23 +112,39 @@ def main(argv: list[str] | None = None) -> int:
           f"(groups: {', '.join(groups)}"
           + (f"; not found in the data directory: {', '.join(missing)}" if missing and
              not args.groups else "") + ")", flush=True)
+    if added and args.methods:
+        print(f"added {', '.join(added)}: the baseline the requested strategies are compared "
+              "with", flush=True)
     start = time.perf_counter()
     rows = run_benchmark(tasks, methods, args.seeds, csv_path=out / "results.csv",
                          progress=not args.no_progress)
     seconds = time.perf_counter() - start
     table = format_markdown(rows, tasks, methods)
     protocols = sorted({t.protocol for t in tasks})
+    if SOURCE_ONLY in [m.name for m in methods]:
+        protocols.append(
+            "Deep strategies and source_only: their default network (network=None, an MLP "
+            "sized from the data) and training settings, then the task's classifier fitted on "
+            "the learned features; each deep strategy is compared with source_only, the same "
+            "network and classifier trained on the source alone."
+        )
     failures = [r for r in rows if r["error"]]
     text = [
         "# domainadapt benchmark",
         "",
-        f"Target accuracy (%), mean ± std over seeds {args.seeds}; in brackets the gain over "
-        "no_adaptation. "
-        f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, {seconds:.0f} s.",
+        f"Target accuracy (%), mean ± std over seeds {args.seeds}; in brackets the gain in "
+        "points over the baseline in the row's *compared with* column, its own family's: "
+        "`no_adaptation` (the task's classifier on the source alone) for the shallow "
+        "strategies, `source_only` (the same default network on the source alone) for the "
+        "deep ones; the last column averages over the tasks. "
+        + (f"{', '.join(added)} added to the requested strategies as their baseline. "
+           if added and args.methods else "")
+        + f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, {seconds:.0f} s.",
         "",
         table,
         "",
-        "Gain over no_adaptation per collection (points): mean over its tasks (tasks won / "
+        "Gain over the same baseline per collection (points): mean over its tasks (tasks won / "
         "lost by more than 0.5 point, worst task).",
         "",
         format_collections(rows, tasks, methods),
@@ -134,8 +165,20 @@ def main(argv: list[str] | None = None) -> int:
         text += ["", "Failures:", *[f"- {r['task']} / {r['method']} / seed {r['seed']}: "
                                     f"{r['error']}" for r in failures]]
     (out / "results.md").write_text("\n".join(text) + "\n")
+    written = [out / "results.csv", out / "results.md"]
+    if args.results_page:
+        # the docs include this page under their own heading: no title, the command instead
+        command = " ".join(["python -m domainadapt.benchmarks",
+                            *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+        data = os.environ.get("DOMAINADAPT_DATA")
+        prefix = "DOMAINADAPT_DATA=<data directory> " if data and not args.data_home else ""
+        page = Path(args.results_page)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"Produced by `{prefix}{command}` (groups: {', '.join(groups)}).\n\n"
+                        + "\n".join(text[2:]) + "\n")
+        written.append(page)
     print("\n" + "\n".join(text[2:]))
-    print(f"\nwritten: {out / 'results.csv'}, {out / 'results.md'}")
+    print(f"\nwritten: {', '.join(map(str, written))}")
     return 1 if failures else 0
 
 
