@@ -69,7 +69,11 @@ class DAN(_AlignmentAdapter):
     align_logits : bool, default=True
         Also align the classifier outputs (DAN aligns fc6-fc8, the last being the logits).
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------
@@ -158,7 +162,11 @@ class JAN(_AlignmentAdapter):
         Kernel family of the feature layer (the softmax layer uses one kernel at the
         median heuristic).
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------
@@ -239,7 +247,11 @@ class DCORAL(_AlignmentAdapter):
         end of training).
     layer : {"logits", "features"}, default="logits"
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

@@ -77,8 +77,14 @@ class CDAN(DANN):
         Use the randomized map above this width of :math:`f \otimes g`.
     random_dim : int, default=1024
         Width :math:`r` of the randomized map.
-    trade_off, reversal_gamma, discriminator_hidden_sizes, **kwargs
+    trade_off, reversal_gamma, discriminator_hidden_sizes
         As in :class:`~domainadapt.model.DANN`.
+    **kwargs
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

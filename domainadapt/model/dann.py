@@ -42,7 +42,11 @@ class DANN(DeepAdapter):
     discriminator_hidden_sizes : sequence of int, default=(64,)
         Hidden layers of the discriminator MLP.
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

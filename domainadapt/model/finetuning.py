@@ -115,7 +115,11 @@ class FineTuning(DeepAdapter):
     l2sp_beta : float, default=0.01
         :math:`\beta`, weight decay of the new weights.
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

@@ -43,7 +43,11 @@ class MCD(DeepAdapter):
     classifier_hidden_sizes : sequence of int, default=()
         Hidden layers of each classifier (empty: linear heads).
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

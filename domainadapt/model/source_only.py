@@ -24,8 +24,11 @@ class SourceOnly(DeepAdapter):
     Parameters
     ----------
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter` (network,
-        n_epochs, batch_size, lr, ..., random_state).
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

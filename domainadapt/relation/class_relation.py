@@ -128,7 +128,11 @@ class ClassRelationAlignment(DeepAdapter):
     multipliers : sequence of float, default=(0.25, 0.5, 1, 2, 4)
         Gaussian kernel bandwidths relative to the median heuristic.
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter`.
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ...
 
     Attributes
     ----------

@@ -105,7 +105,11 @@ class RelationalDistillation(DeepAdapter):
         (the source-target relations then carry an adapted teacher's alignment too;
         about 8 times the cost of the angle loss, which is cubic in the rows).
     **kwargs
-        Parameters of :class:`~domainadapt.training.DeepAdapter` (the student's).
+        Parameters shared by every deep strategy, documented in
+        :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,
+        ``dropout``, ``n_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``weight_decay``, ``lr_schedule``, ``device``, ``callbacks``, ``estimator``,
+        ``random_state``, ... (the student's)
 
     Attributes
     ----------
