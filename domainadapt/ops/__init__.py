@@ -16,6 +16,8 @@ multilayer_mmd, MMDLoss, MMDAlignment, JointMMDLoss, JointMMDAlignment, coral_lo
 rkd_distance_loss, rkd_angle_loss, class_discrepancy_matrix, contrastive_domain_discrepancy
     Relation losses (RKD, CAN) and their modules (re-exported by
     :mod:`domainadapt.relation`).
+prediction_entropy, information_maximization
+    Losses on unlabelled predictions (TENT, SHOT).
 all_gather_rows
     Differentiable all-gather used by ``group=``.
 """
@@ -31,6 +33,7 @@ from .alignment_losses import (
     multilayer_mmd,
 )
 from .distributed import all_gather_rows
+from .entropy_losses import information_maximization, prediction_entropy
 from .kernels import (
     KernelSpec,
     bandwidth_heuristic,
@@ -71,6 +74,7 @@ __all__ = [
     "contrastive_domain_discrepancy",
     "coral_loss",
     "gradient_reverse",
+    "information_maximization",
     "joint_mmd",
     "kernel_matrix",
     "kernel_matvec",
@@ -78,6 +82,7 @@ __all__ = [
     "mmd_test",
     "multilayer_mmd",
     "pairwise_sq_dists",
+    "prediction_entropy",
     "rkd_angle_loss",
     "rkd_distance_loss",
 ]

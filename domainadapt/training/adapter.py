@@ -214,6 +214,24 @@ class DeepAdapter(
     ----------
     N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov.
     "Dropout: A Simple Way to Prevent Neural Networks from Overfitting". JMLR 15, 2014.
+
+    Examples
+    --------
+    The base class alone trains the network on the source (no adaptation term; the
+    strategies of :mod:`domainadapt.model` and :mod:`domainadapt.relation` add theirs):
+
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(64, 2), rng.randn(64, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = DeepAdapter(hidden_sizes=(8,), n_epochs=5, lr=0.05, batch_size=16,
+    ...                     progress=False, random_state=0).fit((X_s, y_s), X_t)
+    >>> sorted(model.parts_), model.n_iter_, len(model.history_)
+    (['classifier', 'features'], 20, 5)
+    >>> model.predict_proba(X_t[:3]).shape
+    (3, 2)
+    >>> model.score(X_s, y_s) > 0.9
+    True
     """
 
     _allow_nd = True
@@ -402,10 +420,13 @@ class DeepAdapter(
         return resolve_seed(self.random_state)
 
     def _train(
-        self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...]
+        self, source: Any, target: Any, n_classes: int, input_shape: tuple[int, ...],
+        *, n_epochs: int | None = None,
     ) -> FitContext:
         """Train the parts on engine data and set the fitted attributes; returns the
-        per-fit context (gone once ``fit`` returns)."""
+        per-fit context (gone once ``fit`` returns). ``n_epochs`` replaces the
+        parameter of that name (a stage with its own budget, e.g. an adaptation stage
+        after a source stage)."""
         self._check_params()
         device = resolve_device(self.device)
         dist_ctx = distributed_context(self.distributed)
@@ -417,7 +438,9 @@ class DeepAdapter(
         seed = self._seed()
         if dist_ctx.world_size > 1:
             seed = dist_ctx.broadcast_int(seed, device)
-        n_epochs = resolve_epochs(self.n_epochs, source, self.batch_size)
+        n_epochs = resolve_epochs(
+            self.n_epochs if n_epochs is None else n_epochs, source, self.batch_size
+        )
         callbacks = copy.deepcopy(list(self.callbacks or []))
         if self.checkpoint_dir is not None:
             callbacks.append(Checkpoint(self.checkpoint_dir, self.checkpoint_every))

@@ -47,10 +47,12 @@ def build_network(
     dropout: float,
     input_mean: np.ndarray | None = None,
     input_scale: np.ndarray | None = None,
+    norm: str | None = None,
 ) -> tuple[nn.Module, int]:
     """The feature extractor and its output width.
 
-    ``network=None``: the default :class:`~domainadapt.training.MLP`; a module is
+    ``network=None``: the default :class:`~domainadapt.training.MLP` (with ``norm``
+    layers, see the MLP); a module is
     deep-copied; a class or factory is called (under the caller's seeded context).
     """
     if network is None:
@@ -60,6 +62,7 @@ def build_network(
             dropout,
             input_mean=input_mean,
             input_scale=None if input_mean is None else input_scale,
+            norm=norm,
         )
         return mlp, mlp.out_features
     if isinstance(network, nn.Module):
@@ -101,7 +104,12 @@ class DefaultNetworkMixin:
             dropout,
             self.input_mean_ if standardize else None,
             self.input_scale_ if standardize else None,
+            self._mlp_norm(),
         )
+
+    def _mlp_norm(self) -> str | None:
+        """Normalisation layers of the default MLP (``None``: none; TENT asks for them)."""
+        return None
 
     def _build_parts(self, input_shape: tuple[int, ...], n_classes: int) -> dict[str, nn.Module]:
         """Modules of the method: by default ``features`` and a linear ``classifier``."""

@@ -10,6 +10,9 @@ from torch import nn
 
 __all__ = ["MLP", "LeNet", "Discriminator", "infer_output_dim"]
 
+#: The normalisation layers the default MLP can put after each hidden layer.
+NORMS: dict[str | None, Any] = {None: None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+
 
 def _check_sizes(name: str, sizes: Sequence[int] | int) -> tuple[int, ...]:
     if isinstance(sizes, int) and not isinstance(sizes, bool):
@@ -31,7 +34,7 @@ def _check_dropout(dropout: float) -> float:
 
 
 class MLP(nn.Module):
-    """Multi-layer perceptron ``Flatten -> [Linear -> ReLU -> Dropout] * len(hidden_sizes)``.
+    """Multi-layer perceptron ``Flatten -> [Linear -> (Norm) -> ReLU -> Dropout] * len(hidden_sizes)``.
 
     Parameters
     ----------
@@ -48,6 +51,11 @@ class MLP(nn.Module):
         ``input_scale``, so they follow ``state_dict``, ``.to(device)`` and pickling,
         and every forward pass (training, prediction, a teacher network reused
         elsewhere) sees the same scaling.
+    norm : {None, "batch", "layer"}, default=None
+        A normalisation layer after each hidden ``Linear`` (before the ReLU):
+        ``nn.BatchNorm1d`` or ``nn.LayerNorm``, each with affine parameters (what
+        :class:`~domainadapt.model.TENT` adapts). ``None`` (the default of every
+        strategy but TENT): none.
 
     Attributes
     ----------
@@ -55,6 +63,23 @@ class MLP(nn.Module):
         Width of the output (``in_features`` when there is no hidden layer).
     standardizes : bool
         Whether the inputs are standardised.
+
+    Examples
+    --------
+    Inputs of any shape are flattened (here 2x2 to 4 features):
+
+    >>> import torch
+    >>> mlp = MLP(4, hidden_sizes=(16, 8))
+    >>> mlp(torch.zeros(3, 2, 2)).shape, mlp.out_features
+    (torch.Size([3, 8]), 8)
+
+    Without hidden layers only the standardisation remains:
+
+    >>> scaled = MLP(2, hidden_sizes=(), input_mean=[1.0, 2.0], input_scale=[2.0, 4.0])
+    >>> scaled.standardizes
+    True
+    >>> scaled(torch.tensor([[3.0, 6.0]]))
+    tensor([[1., 1.]])
     """
 
     def __init__(
@@ -64,8 +89,11 @@ class MLP(nn.Module):
         dropout: float = 0.0,
         input_mean: Any = None,
         input_scale: Any = None,
+        norm: str | None = None,
     ):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {sorted(NORMS, key=str)}; got {norm!r}.")
         if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
             raise ValueError(f"in_features must be a positive int; got {in_features!r}.")
         sizes = _check_sizes("hidden_sizes", hidden_sizes)
@@ -88,7 +116,10 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in sizes:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            layers.append(nn.Linear(width, h))
+            if norm is not None:
+                layers.append(NORMS[norm](h))
+            layers.append(nn.ReLU())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = h
@@ -121,6 +152,18 @@ class LeNet(nn.Module):
     Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. "Gradient-based learning applied to
     document recognition". Proc. IEEE 86(11), 1998. The 20/50/500 widths are
     those used for digits by Ganin et al. (JMLR 2016) and Long et al. (2018).
+
+    Examples
+    --------
+    >>> import torch
+    >>> LeNet()(torch.zeros(2, 1, 28, 28)).shape  # MNIST
+    torch.Size([2, 500])
+    >>> LeNet(out_features=128)(torch.zeros(2, 1, 16, 16)).shape  # USPS
+    torch.Size([2, 128])
+
+    As the ``network`` of a deep strategy, pass the class or a factory
+    (``functools.partial(LeNet, out_features=128)``), initialised from
+    ``random_state``.
     """
 
     def __init__(self, in_channels: int = 1, out_features: int = 500, dropout: float = 0.5):
@@ -167,6 +210,27 @@ class Discriminator(nn.Module):
     in_features : int
     hidden_sizes : sequence of int, default=(64,)
     dropout : float, default=0.0
+
+    Examples
+    --------
+    DANN's domain loss: one logit per row, the features seen through a gradient
+    reversal, so they receive the negated gradient of the discriminator's loss:
+
+    >>> import torch
+    >>> from torch.nn.functional import binary_cross_entropy_with_logits as bce
+    >>> from domainadapt.ops import GradientReversal
+    >>> _ = torch.manual_seed(0)
+    >>> disc = Discriminator(8, hidden_sizes=(16,))
+    >>> features = torch.randn(6, 8, requires_grad=True)
+    >>> is_source = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    >>> logits = disc(GradientReversal(1.0)(features))
+    >>> logits.shape
+    torch.Size([6])
+    >>> bce(logits, is_source).backward()
+    >>> reversed_grad, features.grad = features.grad, None
+    >>> bce(disc(features), is_source).backward()
+    >>> torch.allclose(reversed_grad, -features.grad)
+    True
     """
 
     def __init__(self, in_features: int, hidden_sizes: Sequence[int] = (64,), dropout: float = 0.0):
