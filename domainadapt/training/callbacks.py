@@ -24,10 +24,13 @@ __all__ = ["Callback", "EarlyStopping", "Checkpoint", "save_checkpoint", "load_c
 
 
 class Callback:
-    """Base class (all hooks optional).
+    """Base class of the training callbacks (all hooks optional).
 
-    Hooks
+    Notes
     -----
+    A subclass overrides any of these hooks, which the
+    :class:`~domainadapt.training.Trainer` calls:
+
     on_fit_start(trainer)
         After the parts, optimisers and (on resume) the checkpoint are loaded.
     on_step_end(trainer, logs)
@@ -40,6 +43,26 @@ class Callback:
         After the last epoch (also after an early stop).
     state_dict() / load_state_dict(state)
         What to keep in a checkpoint (plain containers and tensors only).
+
+    Examples
+    --------
+    A callback that logs the step count in each epoch's record and stops training
+    after two epochs of the ten asked for:
+
+    >>> import numpy as np
+    >>> from domainadapt.model import SourceOnly
+    >>> class StopAfterTwo(Callback):
+    ...     def on_epoch_end(self, trainer, record):
+    ...         record["steps"] = trainer.step
+    ...         if record["epoch"] == 2:
+    ...             trainer.stop_training = True
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(64, 2), rng.randn(64, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> model = SourceOnly(hidden_sizes=(8,), n_epochs=10, batch_size=16, progress=False,
+    ...                    callbacks=[StopAfterTwo()], random_state=0).fit((X_s, y_s), X_t)
+    >>> [(record["epoch"], record["steps"]) for record in model.history_]
+    [(1, 4), (2, 8)]
     """
 
     def on_fit_start(self, trainer: Trainer) -> None:
@@ -91,6 +114,31 @@ class EarlyStopping(Callback):
     Attributes
     ----------
     best_score, best_epoch, stopped_epoch
+
+    Examples
+    --------
+    A monitor that never improves after the first epoch stops the run ``patience``
+    epochs later; the fitted copy of the callback is in ``callbacks_`` (the one
+    passed is left untouched):
+
+    >>> import numpy as np
+    >>> from domainadapt.model import SourceOnly
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(64, 2), rng.randn(64, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> stop = EarlyStopping(monitor=lambda trainer: 0.0, patience=2)
+    >>> model = SourceOnly(hidden_sizes=(8,), n_epochs=20, batch_size=16, progress=False,
+    ...                    callbacks=[stop], random_state=0).fit((X_s, y_s), X_t)
+    >>> fitted = model.callbacks_[0]
+    >>> len(model.history_), fitted.best_epoch, fitted.stopped_epoch, stop.stopped_epoch
+    (3, 1, 3, None)
+
+    The default monitor, the target entropy, is logged in every record:
+
+    >>> model = SourceOnly(hidden_sizes=(8,), n_epochs=3, batch_size=16, progress=False,
+    ...                    callbacks=[EarlyStopping()], random_state=0).fit((X_s, y_s), X_t)
+    >>> all(0 <= record["target_entropy"] <= np.log(2) for record in model.history_)
+    True
     """
 
     def __init__(
@@ -218,6 +266,28 @@ class Checkpoint(Callback):
     every_n_epochs : int, default=1
         Save at the end of every this many epochs (0: never at epoch ends).
     filename : str, default="last.pt"
+
+    Examples
+    --------
+    After 2 epochs of 4 steps the file holds the state of the last epoch end:
+
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from domainadapt.model import SourceOnly
+    >>> rng = np.random.RandomState(0)
+    >>> X_s, X_t = rng.randn(64, 2), rng.randn(64, 2) + 0.5
+    >>> y_s = (X_s[:, 0] > 0).astype(int)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     model = SourceOnly(hidden_sizes=(8,), n_epochs=2, batch_size=16, progress=False,
+    ...                        callbacks=[Checkpoint(tmp)], random_state=0)
+    ...     model = model.fit((X_s, y_s), X_t)
+    ...     state = load_checkpoint(os.path.join(tmp, "last.pt"))
+    >>> state["epoch"], state["step"], sorted(state["parts"])
+    (2, 8, ['classifier', 'features'])
+
+    ``checkpoint_dir=`` and ``resume=`` on the strategy do the same and continue an
+    interrupted run from the file.
     """
 
     def __init__(
