@@ -68,3 +68,54 @@ def test_strategy_docstring_sections(cls):
         f"{cls.__name__}: Attributes does not document n_features_in_"
     )
     assert ">>> " in sections["Examples"], f"{cls.__name__}: Examples has no doctest"
+
+
+# The packages whose public classes must each show a runnable example.
+# domainadapt.datasets is left out for now: it is being rewritten, and the lead adds
+# it to this list once its classes have their examples.
+PUBLIC_PACKAGES = [
+    "domainadapt",
+    "domainadapt.ops",
+    "domainadapt.training",
+    "domainadapt.selection",
+    "domainadapt.instance",
+    "domainadapt.feature",
+    "domainadapt.model",
+    "domainadapt.relation",
+]
+
+
+def _public_classes() -> list[tuple[str, type]]:
+    """``(package.name, class)`` for every class in a public ``__all__`` (an alias
+    re-exported by several packages, or under two names, counts once)."""
+    import importlib
+
+    found: dict[type, str] = {}
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                found.setdefault(obj, f"{package}.{name}")
+    return [(label, cls) for cls, label in found.items()]
+
+
+PUBLIC_CLASSES = _public_classes()
+
+
+def test_public_classes_are_found():
+    assert len(PUBLIC_CLASSES) >= 70
+
+
+@pytest.mark.parametrize("cls", [c for _, c in PUBLIC_CLASSES], ids=[n for n, _ in PUBLIC_CLASSES])
+def test_public_class_has_an_example(cls):
+    """Each public class documents its use with a doctest (run by ``--doctest-modules``)
+    in an Examples section, the last numpydoc section."""
+    doc = cls.__doc__
+    assert doc, f"{cls.__qualname__} has no docstring"
+    sections = _sections(doc)
+    assert "Examples" in sections, f"{cls.__qualname__} has no Examples section (has {list(sections)})"
+    assert ">>> " in sections["Examples"], f"{cls.__qualname__}: Examples has no doctest"
+    assert list(sections)[-1] == "Examples", (
+        f"{cls.__qualname__}: Examples is not the last section ({list(sections)})"
+    )
