@@ -36,6 +36,13 @@ class OriginalFile:
         Whether ``checksum`` is of the file as served or of its gunzipped content.
     size : int or None
         Size in bytes, when known (for the progress line).
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import REGISTRY
+    >>> original = REGISTRY["mnist.npz"].conversions[0].files[0]
+    >>> original.name.endswith(".gz"), original.checksum_of
+    (True, 'gunzipped')
     """
 
     name: str
@@ -60,6 +67,13 @@ class Conversion:
     requires : str or None
         An optional module the converter needs (``"h5py"``); the conversion is
         skipped when it is not installed.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import REGISTRY
+    >>> conversion = REGISTRY["mnist.npz"].conversions[0]
+    >>> conversion.converter, len(conversion.files)
+    ('mnist_idx', 4)
     """
 
     converter: str
@@ -100,6 +114,13 @@ class DataFile:
     conversions : tuple of Conversion
         How ``download=True`` builds the file from its public originals,
         tried in order.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import REGISTRY
+    >>> entry = REGISTRY["office_caltech10_surf.npz"]
+    >>> entry.filename, len(entry.sha256)
+    ('office_caltech10_surf.npz', 64)
     """
 
     filename: str

@@ -66,6 +66,15 @@ class ChecksumError(ValueError, OSError):
 
     Subclass of both :class:`ValueError` and :class:`OSError`. Attributes
     ``filename``, ``path``, ``expected`` and ``actual`` hold the details.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from domainadapt.datasets import ChecksumError
+    >>> err = ChecksumError("mnist.npz differs", filename="mnist.npz",
+    ...                     path=Path("mnist.npz"), expected="ab", actual="cd")
+    >>> isinstance(err, ValueError) and isinstance(err, OSError), err.expected
+    (True, 'ab')
     """
 
     def __init__(self, message: str, *, filename: str, path: Path, expected: str, actual: str):
@@ -80,7 +89,19 @@ class ChecksumError(ValueError, OSError):
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A registered data file is not in the data directory (and was not downloaded)."""
+    """A registered data file is not in the data directory (and was not downloaded).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from domainadapt.datasets import DataNotFoundError, fetch_file
+    >>> with tempfile.TemporaryDirectory() as empty:
+    ...     try:
+    ...         fetch_file("mnist.npz", data_home=empty)
+    ...     except DataNotFoundError as err:
+    ...         print(isinstance(err, FileNotFoundError), "not found" in str(err))
+    True True
+    """
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -91,11 +112,25 @@ class NoMirrorError(DataNotFoundError):
 
     Every registered file can now be built from its public originals, so
     :func:`fetch_file` no longer raises it for them.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import DataNotFoundError, NoMirrorError
+    >>> issubclass(NoMirrorError, DataNotFoundError)
+    True
     """
 
 
 class DownloadError(OSError):
-    """A download failed (network or HTTP error); ``url`` names the failing URL."""
+    """A download failed (network or HTTP error); ``url`` names the failing URL.
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import DownloadError
+    >>> err = DownloadError("HTTP 404", url="http://127.0.0.1:9/zip.train.gz")
+    >>> isinstance(err, OSError), err.url
+    (True, 'http://127.0.0.1:9/zip.train.gz')
+    """
 
     def __init__(self, message: str, *, url: str | None = None):
         super().__init__(message)
@@ -106,7 +141,14 @@ class DownloadError(OSError):
 
 
 class ConversionError(ValueError):
-    """An original file could not be converted (wrong format, variables or shapes)."""
+    """An original file could not be converted (wrong format, variables or shapes).
+
+    Examples
+    --------
+    >>> from domainadapt.datasets import ConversionError
+    >>> issubclass(ConversionError, ValueError)
+    True
+    """
 
 
 # `_lookup` reads this module's REGISTRY, so that a test can point it elsewhere.
