@@ -7,7 +7,9 @@ re-exported here.
 
 from ..ops.alignment_losses import DeepCORAL, JointMMDAlignment, MMDAlignment
 from ..registry import register
+from .bda import BDA
 from .coral import CORAL
+from .gfk import GFK
 from .jda import JDA
 from .msda import mSDA
 from .ot import OTMapping
@@ -16,7 +18,9 @@ from .subspace import SubspaceAlignment
 from .tca import TCA
 
 __all__ = [
+    "BDA",
     "CORAL",
+    "GFK",
     "JDA",
     "MMDFeatureSelection",
     "SubspaceAlignment",
@@ -41,6 +45,13 @@ register("tca", "feature",
 register("jda", "feature",
          "Joint distribution adaptation with 1-NN pseudo-labels (Long et al. 2013)",
          test_params={"n_components": 3, "n_iter": 5})(JDA)
+register("bda", "feature",
+         "Balanced distribution adaptation: JDA with a marginal/conditional balance "
+         "factor (Wang et al. 2017)",
+         test_params={"n_components": 3, "n_iter": 5})(BDA)
+register("gfk", "feature",
+         "Geodesic flow kernel between the PCA subspaces (Gong et al. 2012)",
+         test_params={"n_components": 2})(GFK)
 register("mmd_feature_selection", "feature",
          "Keep the features with the lowest per-feature MMD (Uguroglu & Carbonell 2011)",
          )(MMDFeatureSelection)
