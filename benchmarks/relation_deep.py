@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from _common import command_line, machine_info, provenance, table_header, write_report
 
-from domainadapt.datasets import make_rotated_moons, make_shifted_digits
+from domainadapt.datasets import make_rotated_blobs, make_rotated_moons, make_shifted_digits
 from domainadapt.model import DAN, SourceOnly
 from domainadapt.relation import ClassRelationAlignment, RelationalDistillation
 
@@ -30,13 +30,9 @@ FAST = dict(n_threads=1, progress=False)
 
 
 def blobs(seed: int, n: int = 150):
-    rng = np.random.default_rng(seed)
-    centers = np.array([[0, 0], [4, 0], [0, 4]], float)
-    ys, yt = rng.integers(0, 3, n), rng.integers(0, 3, n)
-    Xs = centers[ys] + 0.7 * rng.normal(size=(n, 2))
-    rot = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]])
-    Xt = (centers[yt] + 0.7 * rng.normal(size=(n, 2))) @ rot.T + 1.5
-    return Xs, ys, Xt, yt
+    """The rotated and translated three-blob shift (:func:`make_rotated_blobs`), as arrays."""
+    source, target = make_rotated_blobs(n, n, random_state=seed)
+    return source.X, source.y, target.X, target.y
 
 
 def moons(seed: int):

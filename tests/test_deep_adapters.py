@@ -10,7 +10,7 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
-from domainadapt.datasets import make_rotated_moons
+from domainadapt.datasets import make_rotated_blobs, make_rotated_moons
 from domainadapt.model import CDAN, DAN, DANN, DCORAL, JAN, MCD, FineTuning, SourceOnly
 from domainadapt.model.cdan import MultilinearMap
 from domainadapt.ops import ReversalSchedule
@@ -21,15 +21,9 @@ SEEDS = (0, 1)
 
 
 def rotated_shifted_blobs(seed: int, n: int = 150):
-    """Three 2-D classes; the target is rotated by 0.5 rad and translated: a linear
-    source classifier misplaces about a quarter of the target."""
-    rng = np.random.default_rng(seed)
-    centers = np.array([[0, 0], [4, 0], [0, 4]], float)
-    ys, yt = rng.integers(0, 3, n), rng.integers(0, 3, n)
-    Xs = centers[ys] + 0.7 * rng.normal(size=(n, 2))
-    rot = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]])
-    Xt = (centers[yt] + 0.7 * rng.normal(size=(n, 2))) @ rot.T + 1.5
-    return Xs, ys, Xt, yt
+    """The rotated and translated three-blob shift (:func:`make_rotated_blobs`), as arrays."""
+    source, target = make_rotated_blobs(n, n, random_state=seed)
+    return source.X, source.y, target.X, target.y
 
 
 TRAIN = dict(n_epochs=40, batch_size=32, lr=3e-3, **FAST)

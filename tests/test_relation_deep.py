@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from torch import nn
 
+from domainadapt.datasets import make_rotated_blobs
 from domainadapt.model import SourceOnly
 from domainadapt.relation import (
     ClassRelationAlignment,
@@ -24,15 +25,9 @@ TRAIN = dict(n_epochs=40, batch_size=32, lr=3e-3, **FAST)
 
 
 def rotated_shifted_blobs(seed: int, n: int = 150):
-    """Three 2-D classes; the target is rotated by 0.5 rad and translated (the
-    shift of tests/test_deep_adapters.py: source-only gets about 0.78)."""
-    rng = np.random.default_rng(seed)
-    centers = np.array([[0, 0], [4, 0], [0, 4]], float)
-    ys, yt = rng.integers(0, 3, n), rng.integers(0, 3, n)
-    Xs = centers[ys] + 0.7 * rng.normal(size=(n, 2))
-    rot = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]])
-    Xt = (centers[yt] + 0.7 * rng.normal(size=(n, 2))) @ rot.T + 1.5
-    return Xs, ys, Xt, yt
+    """The rotated and translated three-blob shift (:func:`make_rotated_blobs`), as arrays."""
+    source, target = make_rotated_blobs(n, n, random_state=seed)
+    return source.X, source.y, target.X, target.y
 
 
 def _accuracy(make, seeds=SEEDS) -> float:

@@ -16,13 +16,14 @@ verifies and converts them and writes the ``.npz``; a mirror of ready ``.npz``
 files (``DOMAINADAPT_DATA_URL``) is used instead when set.
 :func:`convert_originals` converts originals downloaded by hand.
 
-Synthetic data (no files needed): :func:`make_rotated_moons`,
+Synthetic data (no files needed): :func:`make_rotated_moons`, :func:`make_rotated_blobs`,
 :func:`make_gaussian_shift` (with its exact density ratio) and
 :func:`make_shifted_digits` (scikit-learn's digits, the toolkit's default
 example data) and :func:`make_topic_shift` (bag-of-words counts of two-class
 "reviews" from two domains, a text-like shift).
 """
 
+from ._blobs import make_rotated_blobs
 from ._fetch import (
     DATA_HOME_ENV,
     DATA_URL_ENV,
@@ -84,6 +85,7 @@ __all__ = [
     "load_office_caltech_surf",
     "load_usps",
     "make_gaussian_shift",
+    "make_rotated_blobs",
     "make_rotated_moons",
     "make_shifted_digits",
     "make_topic_shift",
