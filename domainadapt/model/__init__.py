@@ -8,15 +8,18 @@ from ..registry import register
 from .alignment import DAN, DCORAL, JAN
 from .baseline import NoAdaptation
 from .cdan import CDAN
+from .confusion import BNM, MCC
 from .dann import DANN
 from .deep import DeepAdapter
 from .finetuning import FineTuning
 from .mcd import MCD
+from .mme import MME
 from .shot import SHOT
 from .source_only import SourceOnly
 from .tent import TENT
 
 __all__ = [
+    "BNM",
     "CDAN",
     "DAN",
     "DANN",
@@ -24,7 +27,9 @@ __all__ = [
     "DeepAdapter",
     "FineTuning",
     "JAN",
+    "MCC",
     "MCD",
+    "MME",
     "NoAdaptation",
     "SHOT",
     "SourceOnly",
@@ -53,6 +58,15 @@ register("cdan_e", "model",
          params={"entropy": True}, **_DEEP)(CDAN)
 register("mcd", "model",
          "MCD: maximum classifier discrepancy (Saito et al. 2018)", **_DEEP)(MCD)
+register("mcc", "model",
+         "MCC: minimum class confusion of the target predictions (Jin et al. 2020)",
+         **_DEEP)(MCC)
+register("bnm", "model",
+         "BNM: batch nuclear-norm maximisation of the target predictions (Cui et al. 2020)",
+         **_DEEP)(BNM)
+register("mme", "model",
+         "MME: minimax entropy with a few labelled target rows (Saito et al. 2019)",
+         **_DEEP)(MME)
 register("dan", "model",
          "DAN: multi-layer multi-kernel MMD (Long et al. 2015)", **_DEEP)(DAN)
 register("jan", "model",

@@ -18,6 +18,8 @@ rkd_distance_loss, rkd_angle_loss, class_discrepancy_matrix, contrastive_domain_
     :mod:`domainadapt.relation`).
 prediction_entropy, information_maximization
     Losses on unlabelled predictions (TENT, SHOT).
+minimum_class_confusion, batch_nuclear_norm_loss
+    Losses on a batch's prediction matrix (MCC, BNM).
 all_gather_rows
     Differentiable all-gather used by ``group=``.
 """
@@ -32,6 +34,7 @@ from .alignment_losses import (
     coral_loss,
     multilayer_mmd,
 )
+from .confusion_losses import batch_nuclear_norm_loss, minimum_class_confusion
 from .distributed import all_gather_rows
 from .entropy_losses import information_maximization, prediction_entropy
 from .kernels import (
@@ -70,6 +73,7 @@ __all__ = [
     "ReversalSchedule",
     "all_gather_rows",
     "bandwidth_heuristic",
+    "batch_nuclear_norm_loss",
     "class_discrepancy_matrix",
     "contrastive_domain_discrepancy",
     "coral_loss",
@@ -78,6 +82,7 @@ __all__ = [
     "joint_mmd",
     "kernel_matrix",
     "kernel_matvec",
+    "minimum_class_confusion",
     "mmd",
     "mmd_test",
     "multilayer_mmd",
