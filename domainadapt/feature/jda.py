@@ -230,7 +230,7 @@ class JDA(_KernelEmbedding):
                     f"{name}: on the source rows, 1-nearest-neighbour accuracy is only "
                     f"{self.neighbour_ratio_:.2f} x a linear model's (cross-validated), so its "
                     "default 1-NN pseudo-labels are poor and the class-conditional terms "
-                    "align the wrong classes; JDA is then likely to do worse than no "
+                    f"align the wrong classes; {name} is then likely to do worse than no "
                     "adaptation (measured: -3.5 to -4.9 points on word counts). Prefer TCA or "
                     "CORAL here, or pass a pseudo_labeler.",
                     NotApplicableWarning,
