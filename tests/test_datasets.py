@@ -26,7 +26,6 @@ from domainadapt.datasets import (
     REGISTRY,
     ChecksumError,
     DataNotFoundError,
-    NoMirrorError,
     fetch_file,
     get_data_home,
     load_domain_pair,
