@@ -173,11 +173,14 @@ def test_tfidf_text_same_accuracy_sparse_and_dense(model, text_domains):
     S, y_s, T, y_t = text_domains
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=f".*{DENSIFY}")
-        sparse_acc = clone(model).fit((S, y_s), T).score(T, y_t)
-    dense_acc = clone(model).fit((S.toarray(), y_s), T.toarray()).score(T.toarray(), y_t)
-    assert sparse_acc > 0.55
-    # lbfgs on CSR and on the dense copy differ in the last digits: a row may flip
-    assert sparse_acc == pytest.approx(dense_acc, abs=2 / len(y_t))
+        sparse_model = clone(model).fit((S, y_s), T)
+    dense_model = clone(model).fit((S.toarray(), y_s), T.toarray())
+    assert sparse_model.score(T, y_t) > 0.55
+    # lbfgs on CSR and on the dense copy differ in the last digits, and with importance
+    # weights (a second lbfgs fit) the difference passes on to the weights: a few
+    # borderline rows may flip, no more
+    agree = np.mean(sparse_model.predict(T) == dense_model.predict(T.toarray()))
+    assert agree >= 0.97
 
 
 def test_tfidf_text_instance_weights_reach_the_estimator_sparse(text_domains):
