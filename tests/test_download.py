@@ -5,7 +5,7 @@ gzip'd text) are written here and served by a local HTTP server on 127.0.0.1;
 the registry's URLs are pointed at it (``DOMAINADAPT_ORIGINALS_URL`` or a
 patched registry entry). Nothing contacts the internet.
 
-When the real files are present (``DOMAINADAPT_DATA`` or ``/work/shared/data``),
+When the real files are present (the directory ``DOMAINADAPT_DATA`` names),
 originals are re-made from them and the converters must reproduce the
 registered archives byte for byte (the layout: names, dtypes, shapes, order).
 """
@@ -582,10 +582,9 @@ def test_npz_mirror_still_preferred(tmp_path, server, monkeypatch):
 @pytest.fixture(scope="module")
 def real_dir():
     env = os.environ.get("DOMAINADAPT_DATA", "")
-    for cand in (env, "/work/shared/data"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    pytest.skip("no real benchmark data (DOMAINADAPT_DATA or /work/shared/data)")
+    if env and Path(env).is_dir():
+        return Path(env)
+    pytest.skip("no real benchmark data: set DOMAINADAPT_DATA to the data directory")
 
 
 @pytest.mark.parametrize("filename", sorted(LOADERS))
