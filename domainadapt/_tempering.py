@@ -49,6 +49,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import type_of_target
 
+from ._fitting import _fit_with_weights
 from ._sparse import n_rows, vstack_rows
 from ._utils import Interval
 
@@ -109,12 +110,6 @@ def _probe_estimator(y: np.ndarray) -> Any:
     if type_of_target(y) == "continuous":
         return Ridge(alpha=1.0)
     return LogisticRegression(max_iter=1000)
-
-
-def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
-    from .base import _fit_with_weights
-
-    return _fit_with_weights(estimator, X, y, w)
 
 
 def select_flattening(
@@ -194,7 +189,7 @@ def select_flattening(
                     Xtr = vstack_rows([Xtr, extra_X])
                     ytr = np.concatenate([ytr, extra_y])
                     wtr = np.concatenate([wtr, np.ones(n_extra)])
-                model = _fit(clone(base), Xtr, ytr, wtr)
+                model = _fit_with_weights(clone(base), Xtr, ytr, wtr)
                 pred = model.predict(X[held])
                 if regression:
                     losses[held] = (np.asarray(pred, dtype=np.float64) - y[held]) ** 2
