@@ -24,10 +24,6 @@ _NO_DOMAIN = (
 )
 
 
-def _accepts_domain(estimator: Any) -> bool:
-    return accepts_sample_domain(estimator)
-
-
 def _call(estimator: Any, method: str, X: np.ndarray, sample_domain: np.ndarray) -> np.ndarray:
     """``estimator.method(X)``, passing ``sample_domain`` to domain-aware estimators."""
     fn = getattr(estimator, method, None)
@@ -36,7 +32,7 @@ def _call(estimator: Any, method: str, X: np.ndarray, sample_domain: np.ndarray)
             f"{type(estimator).__name__} has no {method}; this scorer needs a classifier "
             f"with {method}."
         )
-    if _accepts_domain(estimator):
+    if accepts_sample_domain(estimator):
         return np.asarray(fn(X, sample_domain=sample_domain))
     return np.asarray(fn(X))
 

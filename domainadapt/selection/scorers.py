@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 
 from .._domain import SOURCE, TARGET, TARGET_LABELLED
+from ..base import accepts_sample_domain
 from ._proba_scorers import (
     BatchNuclearNormScorer,
     InformationMaximizationScorer,
@@ -41,7 +42,6 @@ from ._proba_scorers import (
 )
 from ._scorer_base import (
     DomainScorer,
-    _accepts_domain,
     _call,
     _entropy,
 )
@@ -382,7 +382,7 @@ class ReverseValidationScorer(DomainScorer):
         if len(np.unique(pseudo)) < 2:  # a constant model: its reverse model is constant too
             return float(np.mean(y_s == pseudo[0]))
         reverse = clone(estimator)
-        if _accepts_domain(reverse):
+        if accepts_sample_domain(reverse):
             X_rev = np.concatenate([X_t, X_s])
             y_rev = np.concatenate([pseudo, y_s])
             sd_rev = np.concatenate([np.full(len(X_t), SOURCE), np.full(len(X_s), TARGET)]).astype(
