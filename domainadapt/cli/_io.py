@@ -114,20 +114,17 @@ def _check_features(frame: Any, path: str, role: str) -> np.ndarray:
         )
     if frame.shape[1] == 0:
         raise CompareError(f"the {role} file {path!r} has no feature column besides the labels.")
-    X = frame.to_numpy(dtype=float)
-    missing = [str(c) for c, bad_col in zip(frame.columns, ~np.isfinite(X).all(axis=0)) if bad_col]
-    if missing:
-        raise CompareError(f"the {role} file {path!r} has missing or infinite values in the "
-                           f"columns {_columns_text(missing)}; impute or drop them first.")
-    return X
+    return _as_float(frame.to_numpy(dtype=float), path, role, [str(c) for c in frame.columns])
 
 
-def _as_float(X: np.ndarray, path: str, role: str) -> np.ndarray:
+def _as_float(X: np.ndarray, path: str, role: str, names: list[str] | None = None) -> np.ndarray:
+    """``X`` as floats, refused with the offending columns when a value is NaN or infinite."""
     X = np.asarray(X, dtype=float)
     if not np.isfinite(X).all():
-        cols = np.flatnonzero(~np.isfinite(X).all(axis=0)).tolist()
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=0)).tolist()
+        shown = _columns_text([names[i] for i in bad]) if names is not None else bad[:20]
         raise CompareError(f"the {role} file {path!r} has missing or infinite values in the "
-                           f"columns {cols[:20]}; impute or drop them first.")
+                           f"columns {shown}; impute or drop them first.")
     return X
 
 
