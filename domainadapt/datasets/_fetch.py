@@ -323,6 +323,18 @@ def _download(url: str, dest: Path, entry: DataFile, *, verbose: bool, timeout: 
         raise
 
 
+def _locate(name: str, data_home: str | os.PathLike[str] | None) -> tuple[DataFile, Path, str, bool]:
+    """The entry of ``name``, its path in the data directory, how that directory was
+    chosen, and whether a copy is there (verified against the registry when it is)."""
+    entry = _lookup(name)
+    home, chosen_by = _resolve_data_home(data_home)
+    path = home / entry.filename
+    found = path.is_file()
+    if found:
+        _verify(path, entry, "found at")
+    return entry, path, chosen_by, found
+
+
 def fetch_file(
     name: str,
     data_home: str | os.PathLike[str] | None = None,
@@ -383,11 +395,8 @@ def fetch_file(
     ConversionError
         (a :class:`ValueError`) An original file has an unexpected format.
     """
-    entry = _lookup(name)
-    home, chosen_by = _resolve_data_home(data_home)
-    path = home / entry.filename
-    if path.is_file():
-        _verify(path, entry, "found at")
+    entry, path, chosen_by, found = _locate(name, data_home)
+    if found:
         return path
 
     if not download:

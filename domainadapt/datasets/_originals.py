@@ -46,9 +46,7 @@ from ._fetch import (
     DataFile,
     DownloadError,
     OriginalFile,
-    _lookup,
-    _resolve_data_home,
-    _verify,
+    _locate,
     npz_content_sha256,
 )
 
@@ -439,11 +437,8 @@ def convert_originals(
     ChecksumError, DownloadError, ConversionError
         A file is missing, differs from the registered one, or cannot be converted.
     """
-    entry = _lookup(name)
-    home, chosen_by = _resolve_data_home(data_home)
-    dest = home / entry.filename
-    if dest.is_file():
-        _verify(dest, entry, "found at")
+    entry, dest, chosen_by, found = _locate(name, data_home)
+    if found:
         return dest
     build_from_originals(
         entry,
