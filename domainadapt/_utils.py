@@ -7,11 +7,13 @@ This module sits below ``base`` and the four families (``instance``, ``feature``
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval as _SklearnInterval
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it: `import domainadapt`
+    import torch  # stays light for the shallow strategies
 
 __all__ = [
     "Interval",
@@ -147,6 +149,8 @@ def resolve_device(device: Any) -> torch.device:
     ValueError
         If ``device`` is not a device, or names CUDA while CUDA is unavailable.
     """
+    import torch
+
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
