@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # torch is imported by the functions that need it: `import do
 __all__ = [
     "Interval",
     "check_grid",
-    "check_int",
     "check_positive",
     "flatten",
     "random_subset",
@@ -67,33 +66,6 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}; got {value!r}.")
     return float(value)
-
-
-def check_int(name: str, value: Any, low: int = 1) -> int:
-    """Check that a parameter is an integer no smaller than ``low``.
-
-    Parameters
-    ----------
-    name : str
-        Parameter name, quoted in the error message.
-    value : Any
-        The value to check; ``bool`` is rejected.
-    low : int, default=1
-        Smallest accepted value.
-
-    Returns
-    -------
-    int
-        ``value`` as an int.
-
-    Raises
-    ------
-    ValueError
-        Unless ``value`` is an integer >= ``low``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
 
 
 def check_grid(name: str, values: Any) -> np.ndarray:
