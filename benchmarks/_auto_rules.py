@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 #: Columns of ``*.scores.csv`` that are not scorers.
-NOT_SCORERS = ("task", "seed", "candidate", "target_accuracy", "ensemble")
+NOT_SCORERS = ("task", "seed", "candidate", "target_accuracy", "ensemble", "guard_z")
 BASELINE = "no_adaptation"
 
 
@@ -35,20 +35,28 @@ def _problems(score_rows: list[dict], group_of: dict[str, str], scorers: list[st
         values = np.array([[float(r[s]) for s in scorers] for r in rows], dtype=float)
         values = np.where(np.isfinite(values), values, -np.inf)
         ranks = np.column_stack([rankdata(values[:, j]) for j in range(len(scorers))])
-        problems.append({"task": task, "group": group_of[task], "values": values,
+        z = np.array([float(r.get("guard_z") or "nan") for r in rows], dtype=float)
+        problems.append({"task": task, "group": group_of[task], "values": values, "z": z,
                          "ranks": ranks, "base": names.index(BASELINE),
                          "acc": 100 * np.array([float(r["target_accuracy"]) for r in rows])})
     return problems
 
 
-def _evaluate(problems: list, members: list[int], guard: bool) -> dict:
-    """Per task (mean over seeds): gain of the kept candidate over no adaptation."""
+def _evaluate(problems: list, members: list[int], guard: bool,
+              z_needed: float | None = None) -> dict:
+    """Per task (mean over seeds): gain of the kept candidate over no adaptation.
+
+    With ``z_needed``, the guard also requires the kept candidate's recorded paired
+    evidence (``guard_z``, computed by AutoAdapter for its default scorers) to reach it.
+    """
     gains, accs = defaultdict(list), defaultdict(list)
     for p in problems:
         i = int(np.argmax(p["ranks"][:, members].mean(axis=1)))
         if guard and i != p["base"]:
             not_worse = (p["values"][i, members] >= p["values"][p["base"], members]).sum()
             if 2 * not_worse <= len(members):
+                i = p["base"]
+            elif z_needed is not None and not p["z"][i] >= z_needed:
                 i = p["base"]
         gains[(p["group"], p["task"])].append(p["acc"][i] - p["acc"][p["base"]])
         accs[p["group"]].append(p["acc"][i])
@@ -58,7 +66,8 @@ def _evaluate(problems: list, members: list[int], guard: bool) -> dict:
 
 def format_rules(score_rows: list[dict], group_of: dict[str, str],
                  default_members: list[str], default_guard: bool = True,
-                 tolerance: float = 0.5, gap_goal: float = 1.5) -> str:
+                 tolerance: float = 0.5, gap_goal: float = 1.5,
+                 z_needed: float | None = None) -> str:
     """A Markdown section: the default rule, the best rules in sample, and leave-one-out."""
     scorers = [c for c in score_rows[0] if c not in NOT_SCORERS]
     problems = _problems(score_rows, group_of, scorers)
@@ -117,7 +126,19 @@ def format_rules(score_rows: list[dict], group_of: dict[str, str],
         header,
         "|" + "---|" * (6 + len(groups)),
     ]
-    if default is not None:
+    has_z = any(np.isfinite(p["z"]).any() for p in problems)
+    if default is not None and z_needed is not None and has_z:
+        members = [scorers.index(m) for m in default["members"]]
+        res = _evaluate(problems, members, True, z_needed)
+        tested = {**default, "guard": True,
+                  "bad": {g: sum(1 for (gg, _), v in res["gain"].items()
+                                 if gg == g and v < -tolerance) for g in groups},
+                  "gap": {g: res["acc"][g] - oracle[g] for g in groups},
+                  "worst": min(res["gain"].values()),
+                  "mean_gain": float(np.mean(list(res["gain"].values())))}
+        lines.append(row(f"**default** (majority + paired z ≥ {z_needed:.2f})", tested))
+        lines.append(row("the default's scorers, majority guard only", default))
+    elif default is not None:
         lines.append(row("**default**", default))
     for k, rule in enumerate(ranked[:8], 1):
         lines.append(row(f"in sample #{k}", rule))

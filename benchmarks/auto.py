@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from _auto_rules import format_rules
 from _common import command_line, machine_info, provenance
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr
 
 from domainadapt import Domain
 from domainadapt.benchmarks import get_tasks
@@ -120,6 +120,7 @@ def run_one(task, seed: int, scorer_names: list[str]):
     for row, v, n in zip(per_candidate, ens, names):
         row["ensemble"] = float(v)
         row["ensv"] = float(res["score_ensv"][index[n]]) if "score_ensv" in res else np.nan
+        row["guard_z"] = float(res["guard_z"][index[n]])
     return singles, auto_row, rhos, per_candidate
 
 
@@ -145,6 +146,7 @@ def main() -> None:
     tasks = [t for t in get_tasks(groups) if args.tasks is None or t.name in args.tasks]
     scorer_names = list(get_scorers())
     out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
     csv_path = out.with_suffix(".csv")
     start = time.perf_counter()
     rows: list[dict] = []
@@ -156,7 +158,8 @@ def main() -> None:
     with open(csv_path, "w", newline="") as handle, open(rho_path, "w", newline="") as rho_file, \
             open(scores_path, "w", newline="") as scores_file:
         scores_writer = csv.DictWriter(scores_file, fieldnames=[
-            "task", "seed", "candidate", "target_accuracy", *scorer_names, "ensv", "ensemble"])
+            "task", "seed", "candidate", "target_accuracy", *scorer_names, "ensv", "ensemble",
+            "guard_z"])
         scores_writer.writeheader()
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
@@ -227,7 +230,9 @@ def rules_section(paths: list[Path]) -> str:
     if not score_rows:
         return ""
     group_of = {t.name: t.group for t in get_tasks()}
-    return "\n" + format_rules(score_rows, group_of, default_members=list(DEFAULT_SCORERS))
+    z_needed = float(norm.ppf(AutoAdapter().guard_confidence))
+    return "\n" + format_rules(score_rows, group_of, default_members=list(DEFAULT_SCORERS),
+                               z_needed=z_needed)
 
 
 def plot(rows, tasks, path) -> None:

@@ -25,7 +25,13 @@ from ._ensemble import (
 from ._mixval import MixValScorer, mixval_scores
 from .auto import AutoAdapter
 from .distance import ShiftReport, domain_shift_report, proxy_a_distance
-from .guard import NegativeTransferWarning, TransferReport, negative_transfer_report
+from .guard import (
+    NegativeTransferWarning,
+    TransferReport,
+    combined_evidence,
+    negative_transfer_report,
+    paired_z,
+)
 from .scorers import (
     BatchNuclearNormScorer,
     DeepEmbeddedValidationScorer,
@@ -72,6 +78,8 @@ __all__ = [
     "domain_shift_report",
     "get_scorers",
     "negative_transfer_report",
+    "paired_z",
+    "combined_evidence",
     "proxy_a_distance",
     "soft_neighborhood_density",
 ]

@@ -228,6 +228,18 @@ def ensemble_validation(
     unsupervised domain adaptation: an empirical study and a certified
     baseline". NeurIPS 2024 (Datasets and Benchmarks).
     """
+    return {n: float(rows.mean()) for n, rows in ensemble_agreement_rows(predictions,
+                                                                         weights).items()}
+
+
+def ensemble_agreement_rows(
+    predictions: Mapping[str, Any], weights: Mapping[str, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Per target row, 1.0 where each candidate agrees with the ensemble's label, else 0.0.
+
+    The row values behind :func:`ensemble_validation` (their mean is its score);
+    same arguments and checks.
+    """
     if not isinstance(predictions, Mapping) or len(predictions) == 0:
         raise ValueError("predictions must be a non-empty mapping candidate -> array.")
     names = list(predictions)
@@ -260,7 +272,7 @@ def ensemble_validation(
             raise ValueError("weights must be finite, non-negative and not all zero.")
     mean = sum(wi * p for wi, p in zip(w, probs)) / w.sum()
     pseudo = mean.argmax(axis=1)
-    return {n: float(np.mean(p.argmax(axis=1) == pseudo)) for n, p in zip(names, probs)}
+    return {n: (p.argmax(axis=1) == pseudo).astype(np.float64) for n, p in zip(names, probs)}
 
 
 def _as_float(x: Any) -> float:

@@ -38,6 +38,20 @@ def mixval_scores(
         never occurs scores 0.0 (a model that predicts one class for every row
         has no inter-cluster pair and gets ``inter = 0``).
     """
+    hit, same = _mixval_hits(predict, X, mix_ratio, n_rounds, random_state)
+    intra = float(hit[same].mean()) if same.any() else 0.0
+    inter = float(hit[~same].mean()) if (~same).any() else 0.0
+    return intra, inter
+
+
+def _mixval_hits(
+    predict: Any, X: np.ndarray, mix_ratio: float, n_rounds: int, random_state: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per mixed pair: whether the prediction kept the dominant row's label, and intra-ness.
+
+    The pairs depend only on ``len(X)``, ``n_rounds`` and ``random_state``, so two
+    models probed with the same arguments are probed on the same pairs.
+    """
     _check_mixval_params(mix_ratio, n_rounds)
     X = np.asarray(X)
     n = len(X)
@@ -58,9 +72,7 @@ def mixval_scores(
     mixed = mix_ratio * X[a] + (1.0 - mix_ratio) * X[b]
     hit = np.asarray(predict(mixed)) == pseudo[a]
     same = pseudo[a] == pseudo[b]
-    intra = float(hit[same].mean()) if same.any() else 0.0
-    inter = float(hit[~same].mean()) if (~same).any() else 0.0
-    return intra, inter
+    return hit, same
 
 
 def _check_mixval_params(mix_ratio: Any, n_rounds: Any) -> None:
@@ -156,7 +168,14 @@ class MixValScorer(DomainScorer):
         self.max_rows = max_rows
         self.random_state = random_state
 
-    def _score(self, estimator, X, y, sd):
+    def _row_values(self, estimator, X, y, sd):
+        """One value per mixed pair, weighted so that their mean is the score.
+
+        A pair of the kind (intra or inter) that the score counts weighs
+        ``1 / (k * n_kind)`` of the pairs' count, ``k`` being the number of kinds
+        averaged (2 for ``"both"``), so that the mean of the values is the mean of
+        the per-kind accuracies, a kind that never occurs counting as 0.
+        """
         target = np.flatnonzero(sd != SOURCE)
         if self.max_rows is not None and len(target) > self.max_rows:
             target = np.sort(
@@ -167,11 +186,12 @@ class MixValScorer(DomainScorer):
         def predict(rows: np.ndarray) -> np.ndarray:
             return _call(estimator, "predict", rows, np.full(len(rows), TARGET))
 
-        intra, inter = mixval_scores(
+        hit, same = _mixval_hits(
             predict, X_t, self.mix_ratio, self.n_rounds, self.random_state + 1
         )
-        if self.probe == "intra":
-            return intra
-        if self.probe == "inter":
-            return inter
-        return 0.5 * (intra + inter)
+        kinds = {"intra": [same], "inter": [~same], "both": [same, ~same]}[self.probe]
+        values = np.zeros(len(hit))
+        for kind in kinds:
+            if kind.any():
+                values[kind] = hit[kind] * len(hit) / (len(kinds) * kind.sum())
+        return values

@@ -45,7 +45,9 @@ def _entropy(P: np.ndarray) -> np.ndarray:
 class DomainScorer:
     """Base class: validation of ``X`` and ``sample_domain`` and metadata routing.
 
-    Subclasses implement ``_score(estimator, X, y, sd)`` on validated arrays.
+    Subclasses implement ``_score(estimator, X, y, sd)`` on validated arrays, or,
+    when the score is a mean over rows, ``_row_values(estimator, X, y, sd)``
+    (then :meth:`score_rows` also returns the rows' values).
 
     Examples
     --------
@@ -83,6 +85,34 @@ class DomainScorer:
         sample_domain: Any = None,
         **kwargs: Any,
     ) -> float:
+        X, y, sd = self._validate(X, y, sample_domain)
+        return float(self._score(estimator, X, y, sd))
+
+    def score_rows(
+        self, estimator: Any, X: Any, y: Any = None, sample_domain: Any = None
+    ) -> tuple[float, np.ndarray | None]:
+        """The score and, where the score is a mean over rows, the per-row values.
+
+        The per-row values (one per scored row, e.g. one per held-out source row
+        for reverse validation, one per mixed pair for MixVal) have the score as
+        their mean and are in the same order for every estimator scored on the
+        same ``X``, so two estimators' values can be compared row by row (the
+        paired test of :class:`~domainadapt.selection.AutoAdapter`'s guard).
+        A scorer that is not such a mean returns ``None`` for them.
+
+        Returns
+        -------
+        score : float
+        rows : ndarray of shape (n_scored,) or None
+        """
+        X, y, sd = self._validate(X, y, sample_domain)
+        rows = self._row_values(estimator, X, y, sd)
+        if rows is None:
+            return float(self._score(estimator, X, y, sd)), None
+        rows = np.asarray(rows, dtype=np.float64)
+        return float(rows.mean()), rows
+
+    def _validate(self, X: Any, y: Any, sample_domain: Any) -> tuple[np.ndarray, Any, np.ndarray]:
         name = type(self).__name__
         if sample_domain is None:
             raise ValueError(_NO_DOMAIN.format(name=name))
@@ -98,10 +128,19 @@ class DomainScorer:
             y = np.asarray(y)
             if len(y) != len(X):
                 raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows.")
-        return float(self._score(estimator, X, y, sd))
+        return X, y, sd
 
     def _score(self, estimator: Any, X: np.ndarray, y: Any, sd: np.ndarray) -> float:
-        raise NotImplementedError  # pragma: no cover
+        rows = self._row_values(estimator, X, y, sd)
+        if rows is None:
+            raise NotImplementedError  # pragma: no cover
+        return float(np.mean(rows))
+
+    def _row_values(
+        self, estimator: Any, X: np.ndarray, y: Any, sd: np.ndarray
+    ) -> np.ndarray | None:
+        """Per-row values whose mean is the score, or None (override in subclasses)."""
+        return None
 
     # ---------------------------------------------------------- metadata routing
     def get_metadata_routing(self) -> MetadataRequest:

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from .._domain import Domain
 from ..base import BaseAdapter
 from ..exceptions import NotApplicableWarning
-from ._ensemble import ensemble_validation
+from ._ensemble import ensemble_agreement_rows
 from ._scorer_base import DomainScorer
 
 #: Registered strategies tried by default: one or more per family, all shallow.
@@ -29,6 +29,7 @@ DEFAULT_PORTFOLIO = (
     "subspace_alignment",
     "tca",
     "jda",
+    "gfk",
     "ot_mapping",
     "kliep",
     "classifier_ratio",
@@ -108,8 +109,13 @@ def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target
                 raise _NotApplicable(reasons[0])
             for s_name, scorer in scorers.items():
                 try:
-                    row[f"score_{s_name}"] = float(scorer(adapter, X_val, y_val,
-                                                          sample_domain=sd_val))
+                    if hasattr(scorer, "score_rows"):
+                        value, rows = scorer.score_rows(adapter, X_val, y_val,
+                                                        sample_domain=sd_val)
+                    else:  # a plain callable scorer
+                        value, rows = scorer(adapter, X_val, y_val, sample_domain=sd_val), None
+                    row[f"score_{s_name}"] = float(value)
+                    row[f"rows_{s_name}"] = rows
                 except Exception:  # a scorer that cannot score this candidate: NaN
                     row[f"score_{s_name}"] = float("nan")
         row["error"] = ""
@@ -140,4 +146,4 @@ def _ensemble_agreement(fitted: Mapping[str, BaseAdapter], X_target: np.ndarray)
                 raise ValueError("candidates disagree on the classes")
         except Exception:
             preds = {n: a.predict(X_target) for n, a in fitted.items()}
-    return ensemble_validation(preds)
+    return ensemble_agreement_rows(preds)

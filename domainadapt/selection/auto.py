@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from scipy.stats import norm
 from sklearn.utils.validation import check_is_fitted
 
 from .._domain import SOURCE, TARGET, Domain
@@ -24,6 +25,7 @@ from ._search import (
     _fit_and_score,
     _resolve_candidates,
 )
+from .guard import combined_evidence, paired_z
 from .scorers import resolve_scorers
 
 __all__ = ["AutoAdapter", "DEFAULT_PORTFOLIO", "DEFAULT_DEEP_PORTFOLIO"]
@@ -50,11 +52,13 @@ class AutoAdapter(ModelAdapter):
     rank over the scorers (:func:`~domainadapt.selection.rank_candidates`), so
     scorers with different units weigh the same.
 
-    The best candidate is kept only if it is not rated below no adaptation: a
-    negative-transfer guard requires that a strict majority of the scorers
-    rate it at least as high as the ``"no_adaptation"`` candidate (which is
-    always fitted); otherwise no adaptation is kept. The kept strategy is then
-    refitted on all source rows (``refit=True``).
+    The best candidate is kept only if the negative-transfer guard finds it
+    better than no adaptation (the ``"no_adaptation"`` candidate, always
+    fitted): a strict majority of the scorers must rate it at least as high,
+    and its lead must exceed the scorers' sampling noise (a paired test over
+    the scored rows at ``guard_confidence``, see Notes); otherwise no
+    adaptation is kept. The kept strategy is then refitted on all source rows
+    (``refit=True``).
 
     Parameters
     ----------
@@ -63,7 +67,7 @@ class AutoAdapter(ModelAdapter):
         (``"coral"``, ``"jda"``, ...), unfitted adapters, ``(name, adapter)``
         pairs, or a dict ``name -> adapter``. ``None`` is
         :data:`DEFAULT_PORTFOLIO`: no adaptation, CORAL, subspace alignment,
-        TCA, JDA, OT mapping, KLIEP, classifier density ratio, label
+        TCA, JDA, GFK, OT mapping, KLIEP, classifier density ratio, label
         propagation and mSDA (the instance, feature, model and relation
         families), each with its defaults. An adapter whose ``estimator`` is None gets a clone
         of ``estimator``.
@@ -83,6 +87,11 @@ class AutoAdapter(ModelAdapter):
     guard : bool, default=True
         Keep no adaptation unless the best candidate passes the
         negative-transfer guard described above.
+    guard_confidence : float in [0.5, 1), default=0.95
+        How sure the guard must be that the best candidate beats no adaptation:
+        the combined paired z (``guard_z`` in ``cv_results_``) must reach the
+        standard normal quantile of this level (1.64 at 0.95; 0 at 0.5, which
+        only requires the scorers' row-by-row evidence to lean its way).
     cv : int or "auto", default=1
         How the source is split for scoring. ``1``: one stratified hold-out of
         ``validation_size``; ``k >= 2``: stratified ``k``-fold, every candidate
@@ -118,7 +127,8 @@ class AutoAdapter(ModelAdapter):
         One entry per candidate: ``candidate``, ``family``, ``score_<scorer>``,
         ``mean_rank`` (the mean over scorers of the candidate's rank among the
         candidates scaled to [0, 1]; higher is better), ``rank`` (1 is the
-        best), ``fit_time``,
+        best), ``guard_z`` (the guard's combined evidence that the candidate
+        beats no adaptation, see Notes), ``fit_time``,
         ``score_time`` and ``error`` (empty when it fitted); loadable with
         ``pandas.DataFrame(cv_results_)``.
     ranking_ : list of str
@@ -132,6 +142,8 @@ class AutoAdapter(ModelAdapter):
         Number of source splits the scores are averaged over.
     guard_vetoed_ : bool
         Whether the guard replaced the best-ranked candidate by no adaptation.
+    guard_reason_ : str
+        Why it did (empty when it did not).
     classes_ : ndarray
         Class labels (from the kept strategy).
     n_features_in_ : int
@@ -154,6 +166,19 @@ class AutoAdapter(ModelAdapter):
     same way, with ``error`` starting ``"not applicable:"``.
     The held-out source rows cost the candidates ``validation_size`` of the
     labelled data while they are scored; ``refit`` gives them back.
+
+    The guard's paired test: each default scorer is a mean over rows (reverse
+    validation over the held-out source rows, MixVal over mixed target pairs,
+    EnsV over target rows), and every candidate is scored on the same rows.
+    For each such scorer the paired z of the candidate's row values against no
+    adaptation's (:func:`~domainadapt.selection.paired_z`, averaged over the
+    folds) measures its lead in units of its standard error; the scorers' z
+    are summed by Stouffer's rule (:func:`~domainadapt.selection.combined_evidence`).
+    On a small target, or when a candidate changes few predictions, a lead of
+    a point or two is within that noise and the guard keeps no adaptation:
+    adapting is then a bet the scorers cannot back. Scorers that are not
+    means over rows (entropy, IM, SND, DEV, ...) only vote in the majority
+    rule; with none of the others the paired test is skipped.
 
     References
     ----------
@@ -184,6 +209,7 @@ class AutoAdapter(ModelAdapter):
         "scorers": [list, tuple, dict, None],
         "deep": ["boolean"],
         "guard": ["boolean"],
+        "guard_confidence": [Interval(Real, 0.5, 1, closed="left")],
         "cv": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "validation_size": [Interval(Real, 0, 1, closed="neither")],
         "refit": ["boolean"],
@@ -200,6 +226,7 @@ class AutoAdapter(ModelAdapter):
         *,
         deep: bool = False,
         guard: bool = True,
+        guard_confidence: float = 0.95,
         cv: int | str = 1,
         validation_size: float = 0.3,
         refit: bool = True,
@@ -212,6 +239,7 @@ class AutoAdapter(ModelAdapter):
         self.scorers = scorers
         self.deep = deep
         self.guard = guard
+        self.guard_confidence = guard_confidence
         self.cv = cv
         self.validation_size = validation_size
         self.refit = refit
@@ -319,7 +347,9 @@ class AutoAdapter(ModelAdapter):
                 fitted = {r["candidate"]: r["adapter"] for r in rows_k if not r["error"]}
                 agreement = _ensemble_agreement(fitted, target.X) if fitted else {}
                 for r in rows_k:
-                    r[f"score_{ENSV}"] = agreement.get(r["candidate"], float("nan"))
+                    values = agreement.get(r["candidate"])
+                    r[f"score_{ENSV}"] = float("nan") if values is None else float(values.mean())
+                    r[f"rows_{ENSV}"] = values
         rows = []
         for i, name in enumerate(candidates):
             per_fold = [rows_k[i] for rows_k in by_fold]
@@ -349,12 +379,20 @@ class AutoAdapter(ModelAdapter):
         ranking = combined.order + [r["candidate"] for r in rows if r["error"]]
         best = ranking[0]
         vetoed = False
+        evidence = _evidence_against_baseline(by_fold, list(candidates), list(scorers))
+        veto_reason = ""
         if self.guard and best != _BASELINE and _BASELINE in scores:
             b, a = scores[_BASELINE], scores[best]
             not_worse = sum(
                 np.isfinite(a[s]) and np.isfinite(b[s]) and a[s] >= b[s] for s in scorers
             )
+            z_needed = float(norm.ppf(self.guard_confidence))
             if not_worse * 2 <= len(scorers):
+                veto_reason = "most scorers rate it below no adaptation"
+            elif evidence[best] < z_needed:  # False for NaN: no per-row scorer, no test
+                veto_reason = (f"its lead over no adaptation is within the scorers' noise, "
+                               f"z = {evidence[best]:.2f} < {z_needed:.2f}")
+            if veto_reason:
                 vetoed = True
                 best = _BASELINE
 
@@ -363,6 +401,7 @@ class AutoAdapter(ModelAdapter):
             "family": np.array([r["family"] for r in rows], dtype=object),
             **{f"score_{s}": np.array([r[f"score_{s}"] for r in rows]) for s in scorers},
             "mean_rank": np.array([mean_rank.get(r["candidate"], np.nan) for r in rows]),
+            "guard_z": np.array([evidence[r["candidate"]] for r in rows]),
             "rank": np.array([ranking.index(r["candidate"]) + 1 for r in rows]),
             "fit_time": np.array([r["fit_time"] for r in rows]),
             "score_time": np.array([r["score_time"] for r in rows]),
@@ -373,6 +412,7 @@ class AutoAdapter(ModelAdapter):
         self.validation_index_ = splits[0][1]
         self.n_splits_ = len(splits)
         self.guard_vetoed_ = vetoed
+        self.guard_reason_ = veto_reason
         self.best_name_ = best
         kept = next(r for r in rows if r["candidate"] == best)
         if self.refit:
@@ -413,7 +453,31 @@ class AutoAdapter(ModelAdapter):
                 cells[-2] = error[:70] if error.startswith("not applicable") else \
                     f"failed: {error[:60]}"
             lines.append("| " + " | ".join(cells) + " |")
-        verdict = (f"kept: {self.best_name_}" + (" (the guard vetoed "
-                   f"{self.ranking_[0]}: most scorers rate it below no adaptation)"
-                   if self.guard_vetoed_ else ""))
+        verdict = (f"kept: {self.best_name_}" + (f" (the guard vetoed {self.ranking_[0]}: "
+                   f"{self.guard_reason_})" if self.guard_vetoed_ else ""))
         return "\n".join(lines) + "\n\n" + verdict
+
+
+def _evidence_against_baseline(by_fold: list[list[dict]], names: list[str],
+                               scorers: list[str]) -> dict[str, float]:
+    """Each candidate's combined paired z against no adaptation (NaN where untestable).
+
+    Per scorer with per-row values, the paired z of every fold is averaged over the
+    folds (the folds share the target rows, so their z are not independent);
+    the scorers' z are then combined by Stouffer's sum.
+    """
+    out = {}
+    for i, name in enumerate(names):
+        base = names.index(_BASELINE)
+        z_by_scorer = []
+        for s in scorers:
+            per_fold = []
+            for rows_k in by_fold:
+                a, b = rows_k[i].get(f"rows_{s}"), rows_k[base].get(f"rows_{s}")
+                if a is None or b is None or len(a) != len(b) or rows_k[i]["error"]:
+                    per_fold = []
+                    break
+                per_fold.append(paired_z(a, b))
+            z_by_scorer.append(float(np.mean(per_fold)) if per_fold else float("nan"))
+        out[name] = float("nan") if name == _BASELINE else combined_evidence(z_by_scorer)
+    return out

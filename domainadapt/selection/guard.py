@@ -15,7 +15,13 @@ from .scorers import (
     ReverseValidationScorer,
 )
 
-__all__ = ["NegativeTransferWarning", "TransferReport", "negative_transfer_report"]
+__all__ = [
+    "NegativeTransferWarning",
+    "TransferReport",
+    "negative_transfer_report",
+    "paired_z",
+    "combined_evidence",
+]
 
 
 class NegativeTransferWarning(UserWarning):
@@ -173,3 +179,81 @@ def negative_transfer_report(
             stacklevel=2,
         )
     return report
+
+
+def paired_z(rows: Any, baseline_rows: Any) -> float:
+    r"""z statistic of the mean row-by-row difference between two models' scores.
+
+    With :math:`d_i = a_i - b_i` the differences of the two models' per-row
+    score values on the same rows (from :meth:`DomainScorer.score_rows
+    <domainadapt.selection.scorers.DomainScorer.score_rows>`),
+
+    .. math:: z = \frac{\bar d}{s_d / \sqrt{n}},
+
+    the paired (one-sample) test statistic of "the first model scores higher"
+    (Student 1908; for large ``n`` approximately standard normal when the two
+    models are equally good). ``0.0`` when every difference is zero, ``±inf``
+    when all differences are equal and not zero, ``nan`` with fewer than 2 rows.
+
+    Parameters
+    ----------
+    rows, baseline_rows : array-like of shape (n,)
+        Per-row values of the model and of the baseline, row ``i`` the same row.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(paired_z([1, 1, 1, 0], [0, 1, 1, 0]), 3)
+    1.0
+    >>> paired_z([1, 0], [1, 0])
+    0.0
+    """
+    a = np.asarray(rows, dtype=np.float64)
+    b = np.asarray(baseline_rows, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(
+            f"rows and baseline_rows must be 1-D and of the same length; got shapes {a.shape} "
+            f"and {b.shape}."
+        )
+    if len(a) < 2:
+        return float("nan")
+    d = a - b
+    mean, sd = d.mean(), d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
+    return float(mean / (sd / np.sqrt(len(d))))
+
+
+def combined_evidence(z_by_scorer: Any) -> float:
+    r"""Stouffer's combination :math:`Z = \sum_s z_s / \sqrt{S}` of finite z statistics.
+
+    NaN entries are left out (``nan`` when none is left). An infinite entry
+    (every row differing by the same amount) decides the sum; ``+inf`` and
+    ``-inf`` together give ``nan``.
+
+    Parameters
+    ----------
+    z_by_scorer : iterable of float
+        One :func:`paired_z` per scorer (NaN entries are left out).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    S. A. Stouffer, E. A. Suchman, L. C. DeVinney, S. A. Star, R. M. Williams.
+    "The American Soldier, Vol. 1". Princeton University Press, 1949.
+
+    Examples
+    --------
+    >>> round(combined_evidence([1.0, 2.0, float("nan")]), 3)
+    2.121
+    """
+    z = np.asarray([v for v in z_by_scorer if not np.isnan(v)], dtype=np.float64)
+    if len(z) == 0:
+        return float("nan")
+    return float(z.sum() / np.sqrt(len(z)))

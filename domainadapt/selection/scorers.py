@@ -371,7 +371,8 @@ class ReverseValidationScorer(DomainScorer):
 
     needs_source = True
 
-    def _score(self, estimator, X, y, sd):
+    def _row_values(self, estimator, X, y, sd):
+        """1.0 for each held-out source row the reverse model labels right, else 0.0."""
         is_source = sd == SOURCE
         X_s, y_s = X[is_source], y[is_source]
         X_t = X[~is_source]
@@ -380,7 +381,7 @@ class ReverseValidationScorer(DomainScorer):
         labelled = sd_t == TARGET_LABELLED
         pseudo = np.where(labelled, y[~is_source], pseudo)
         if len(np.unique(pseudo)) < 2:  # a constant model: its reverse model is constant too
-            return float(np.mean(y_s == pseudo[0]))
+            return (y_s == pseudo[0]).astype(np.float64)
         reverse = clone(estimator)
         if accepts_sample_domain(reverse):
             X_rev = np.concatenate([X_t, X_s])
@@ -395,7 +396,7 @@ class ReverseValidationScorer(DomainScorer):
                 raise TypeError("ReverseValidationScorer needs an estimator with fit/predict.")
             reverse.fit(X_t, pseudo)
             pred = reverse.predict(X_s)
-        return float(np.mean(np.asarray(pred) == y_s))
+        return (np.asarray(pred) == y_s).astype(np.float64)
 
 
 def resolve_scorers(spec: Any) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""The guard's paired test: per-row scores, the paired z, and the decision they drive."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm, ttest_rel
+from sklearn.linear_model import LogisticRegression
+
+from domainadapt import Domain
+from domainadapt.datasets import make_shifted_digits
+from domainadapt.model import NoAdaptation
+from domainadapt.selection import (
+    AutoAdapter,
+    MixValScorer,
+    ReverseValidationScorer,
+    combined_evidence,
+    ensemble_validation,
+    paired_z,
+)
+from domainadapt.selection._ensemble import ensemble_agreement_rows
+
+
+@pytest.fixture(scope="module")
+def digits():
+    source, target = make_shifted_digits("rotation", random_state=0)
+    return Domain(source.X[:300], source.y[:300]), Domain(target.X[:300], target.y[:300])
+
+
+def _stacked(source, target):
+    X = np.vstack([source.X, target.X])
+    y = np.concatenate([source.y, np.full(len(target.X), -1)])
+    sd = np.array(["source"] * len(source.X) + ["target"] * len(target.X))
+    return X, y, sd
+
+
+def test_paired_z_is_the_paired_t_statistic():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2, 200).astype(float)
+    b = np.where(rng.random(200) < 0.8, a, 1 - a)
+    assert paired_z(a, b) == pytest.approx(ttest_rel(a, b).statistic, rel=1e-12)
+    assert paired_z(b, a) == pytest.approx(-paired_z(a, b))
+    assert paired_z(a, a) == 0.0
+    assert paired_z([1.0, 1.0], [0.0, 0.0]) == np.inf
+    assert np.isnan(paired_z([1.0], [0.0]))
+    with pytest.raises(ValueError, match="same length"):
+        paired_z([1, 0, 1], [1, 0])
+
+
+def test_combined_evidence_is_stouffers_sum():
+    assert combined_evidence([1.0, 2.0, 3.0]) == pytest.approx(6 / np.sqrt(3))
+    assert combined_evidence([2.0, np.nan]) == pytest.approx(2.0)
+    assert np.isnan(combined_evidence([np.nan]))
+    assert combined_evidence([np.inf, -5.0]) == np.inf
+
+
+@pytest.mark.parametrize(
+    "scorer",
+    [ReverseValidationScorer(), MixValScorer(), MixValScorer(probe="intra"),
+     MixValScorer(probe="inter")],
+    ids=["reverse", "mixval", "mixval-intra", "mixval-inter"],
+)
+def test_row_values_average_to_the_score_and_are_paired(digits, scorer):
+    source, target = digits
+    X, y, sd = _stacked(source, target)
+    models = [NoAdaptation(estimator=LogisticRegression(C=c, max_iter=300)).fit(source, target.X)
+              for c in (1.0, 1e-3)]
+    lengths = set()
+    for model in models:
+        score, rows = scorer.score_rows(model, X, y, sample_domain=sd)
+        assert score == pytest.approx(scorer(model, X, y, sample_domain=sd), abs=1e-12)
+        assert rows.mean() == pytest.approx(score, abs=1e-12)
+        lengths.add(len(rows))
+    assert len(lengths) == 1  # the same rows for both models: they can be paired
+
+
+def test_ensemble_rows_average_to_ensv():
+    rng = np.random.default_rng(1)
+    preds = {k: rng.dirichlet(np.ones(3), size=50) for k in "abc"}
+    rows = ensemble_agreement_rows(preds)
+    scores = ensemble_validation(preds)
+    assert set(np.unique(np.concatenate(list(rows.values())))) <= {0.0, 1.0}
+    assert {k: v.mean() for k, v in rows.items()} == pytest.approx(scores)
+
+
+def test_guard_z_recomputed_from_the_scorers_rows(digits):
+    """cv_results_["guard_z"] is the Stouffer sum of the paired z of the three default scorers."""
+    source, target = digits
+    auto = AutoAdapter(candidates=["no_adaptation", "coral", "subspace_alignment"],
+                       estimator=LogisticRegression(max_iter=300), refit=False,
+                       random_state=0).fit(source, target.X)
+    val = auto.validation_index_
+    X, y, sd = _stacked(Domain(source.X[val], source.y[val]), target)
+    names = list(auto.candidates_)
+    rows = {n: {} for n in names}
+    for s_name, scorer in {"reverse": ReverseValidationScorer(), "mixval": MixValScorer()}.items():
+        for n in names:
+            rows[n][s_name] = scorer.score_rows(auto.candidates_[n], X, y, sample_domain=sd)[1]
+    ens = ensemble_agreement_rows({n: auto.candidates_[n].predict_proba(target.X) for n in names})
+    for n in names:
+        rows[n]["ensv"] = ens[n]
+    res = auto.cv_results_
+    for i, n in enumerate(res["candidate"]):
+        if n == "no_adaptation":
+            assert np.isnan(res["guard_z"][i])
+            continue
+        expected = combined_evidence(
+            [paired_z(rows[n][s], rows["no_adaptation"][s]) for s in ("reverse", "mixval", "ensv")]
+        )
+        assert res["guard_z"][i] == pytest.approx(expected, rel=1e-9)
+
+
+def test_guard_vetoes_exactly_below_the_confidence_threshold(digits):
+    """The same fits, two confidence levels on either side of the top candidate's z."""
+    source, target = digits
+    kwargs = dict(candidates=["no_adaptation", "coral"], estimator=LogisticRegression(max_iter=300),
+                  random_state=0)
+    first = AutoAdapter(guard_confidence=0.5, **kwargs).fit(source, target.X)
+    assert first.ranking_[0] == "coral" and not first.guard_vetoed_
+    z = first.cv_results_["guard_z"][list(first.cv_results_["candidate"]).index("coral")]
+    assert np.isfinite(z) and z > 0
+    above = AutoAdapter(guard_confidence=float(norm.cdf(z + 0.01)), **kwargs).fit(source, target.X)
+    below = AutoAdapter(guard_confidence=float(norm.cdf(z - 0.01)), **kwargs).fit(source, target.X)
+    assert above.guard_vetoed_ and above.best_name_ == "no_adaptation"
+    assert "within the scorers' noise" in above.guard_reason_
+    assert "within the scorers' noise" in above.report()
+    assert not below.guard_vetoed_ and below.best_name_ == "coral"
+    assert below.guard_reason_ == ""
+
+
+def test_guard_confidence_is_validated(digits):
+    source, target = digits
+    with pytest.raises(ValueError, match="guard_confidence"):
+        AutoAdapter(candidates=["no_adaptation"], guard_confidence=1.0).fit(source, target.X)
