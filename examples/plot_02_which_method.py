@@ -7,7 +7,7 @@ label: it holds out part of the labelled source, fits every candidate strategy
 on the rest plus the unlabelled target, scores each with unsupervised scorers
 (reverse validation, MixVal and the agreement with the ensemble, by default),
 ranks them, and keeps the best unless most scorers rate it below no adaptation
-(the negative-transfer guard).
+or its lead is within the scorers' noise (the negative-transfer guard).
 """
 
 # %%
