@@ -11,6 +11,8 @@ from .bda import BDA
 from .coral import CORAL
 from .gfk import GFK
 from .jda import JDA
+from .jgsa import JGSA
+from .meda import MEDA
 from .msda import mSDA
 from .ot import OTMapping
 from .selection import MMDFeatureSelection
@@ -22,6 +24,8 @@ __all__ = [
     "CORAL",
     "GFK",
     "JDA",
+    "JGSA",
+    "MEDA",
     "MMDFeatureSelection",
     "SubspaceAlignment",
     "TCA",
@@ -49,6 +53,17 @@ register("bda", "feature",
          "Balanced distribution adaptation: JDA with a marginal/conditional balance "
          "factor (Wang et al. 2017)",
          test_params={"n_components": 3, "n_iter": 5})(BDA)
+# JGSA solves a 2d x 2d eigenproblem per iteration and MEDA an n x n system (n = n_s + n_t):
+# off the runner's default list (its 2000-word text task means 4000 x 4000 problems, ten
+# times per seed); their papers' figures are on Office-Caltech10 SURF, measured there.
+register("jgsa", "feature",
+         "Joint geometrical and statistical alignment: coupled source/target projections "
+         "(Zhang et al. 2017)",
+         benchmark=False, test_params={"n_components": 3, "n_iter": 3})(JGSA)
+register("meda", "feature",
+         "Manifold embedded distribution alignment: GFK features and a kernel classifier "
+         "with balanced MMD and Laplacian terms (Wang et al. 2018)",
+         benchmark=False, test_params={"n_components": 2, "n_iter": 3})(MEDA)
 register("gfk", "feature",
          "Geodesic flow kernel between the PCA subspaces (Gong et al. 2012)",
          test_params={"n_components": 2})(GFK)
