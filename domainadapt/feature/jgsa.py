@@ -185,8 +185,13 @@ class JGSA(FeatureAdapter):
     Frobenius norm of its marginal part and the marginal term weighted by the
     number of classes, as in the release. Protocol of the paper on
     Office-Caltech10 SURF (release settings): histograms L1-normalised and
-    z-scored within each domain, ``k = 30``, :math:`\lambda = 1`, :math:`\mu = 1`,
-    :math:`\beta = 0.1`, ``T = 10``, 1-NN on the embedding.
+    z-scored within each domain, then every row scaled to unit L2 norm (as the
+    release's demos do), ``k = 30``, :math:`\lambda = 1`, :math:`\mu = 1`,
+    :math:`\beta = 0.1`, ``T = 10``, 1-NN on the embedding: 49.5 % mean over the
+    12 pairs (the paper's 50.6). The weights are absolute, so the scale of the
+    rows matters: on the z-scored rows without the unit-norm step the target
+    scatter (eigenvalues in the thousands) swamps :math:`\lambda` and
+    :math:`A, B` drift apart (Caltech->Amazon 28.4 % instead of 50.8 %).
 
     References
     ----------
