@@ -132,3 +132,31 @@ def test_guard_confidence_is_validated(digits):
     source, target = digits
     with pytest.raises(ValueError, match="guard_confidence"):
         AutoAdapter(candidates=["no_adaptation"], guard_confidence=1.0).fit(source, target.X)
+
+
+def test_candidates_with_identical_target_labels_count_once_in_ensv():
+    """A copy of no adaptation must not pull EnsV's ensemble towards no adaptation."""
+    from domainadapt.selection._search import _ensemble_agreement
+
+    class Fixed:
+        def __init__(self, proba):
+            self.proba = np.asarray(proba, dtype=float)
+
+        def predict_proba(self, X):
+            return self.proba
+
+    base = [[0.9, 0.1], [0.6, 0.4], [0.55, 0.45]]
+    other = [[0.2, 0.8], [0.1, 0.9], [0.3, 0.7]]
+    copy = [[0.8, 0.2], [0.55, 0.45], [0.7, 0.3]]  # other probabilities, the same labels
+    X = np.zeros((3, 1))
+    once = _ensemble_agreement({"base": Fixed(base), "other": Fixed(other)}, X)
+    twice = _ensemble_agreement({"base": Fixed(base), "copy": Fixed(copy),
+                                 "other": Fixed(other)}, X)
+    weights = {"base": 0.5, "copy": 0.5, "other": 1.0}
+    expected = ensemble_agreement_rows({"base": base, "copy": copy, "other": other}, weights)
+    for name in twice:
+        np.testing.assert_array_equal(twice[name], expected[name])
+    # without the de-duplication the two copies would outvote "other" on row 2
+    assert ensemble_agreement_rows({"base": base, "copy": copy, "other": other})["other"][2] == 0
+    assert twice["other"][2] == 1
+    np.testing.assert_array_equal(twice["other"], once["other"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -137,7 +138,13 @@ def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target
 
 
 def _ensemble_agreement(fitted: Mapping[str, BaseAdapter], X_target: np.ndarray) -> dict:
-    """EnsV over the fitted candidates: probabilities when all have them, else labels."""
+    """EnsV over the fitted candidates: probabilities when all have them, else labels.
+
+    Candidates that label every target row the same way count once together in the
+    ensemble (each weighs 1 / their number): a strategy that does nothing on this data
+    (e.g. importance weights that came out flat) would otherwise add a second copy of
+    no adaptation and pull the ensemble, hence every candidate's agreement, towards it.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -146,4 +153,7 @@ def _ensemble_agreement(fitted: Mapping[str, BaseAdapter], X_target: np.ndarray)
                 raise ValueError("candidates disagree on the classes")
         except Exception:
             preds = {n: a.predict(X_target) for n, a in fitted.items()}
-    return ensemble_agreement_rows(preds)
+    labels = {n: (p.argmax(axis=1) if p.ndim == 2 else p).tobytes() for n, p in
+              ((n, np.asarray(p)) for n, p in preds.items())}
+    copies = Counter(labels.values())
+    return ensemble_agreement_rows(preds, weights={n: 1.0 / copies[labels[n]] for n in preds})
