@@ -18,8 +18,10 @@ Optional hooks: ``_predict_logits(parts, x)`` (default: classifier on features),
 the engine steps once per iteration), ``_param_groups(parts)`` (several named
 optimisers or per-group learning rates), ``_training_step(parts, batch, state)``
 (several optimisation steps per batch, e.g. MCD: call ``state.optimize(loss, name)``
-for each), ``_on_epoch_start(parts, state)`` (work on the whole data once per epoch,
-e.g. clustering the target) and ``_make_context(**fields)`` (a
+for each; under ``torch.distributed`` a method that overrides it is trained with a
+flat gradient all-reduce after each backward, every other one inside
+``DistributedDataParallel``), ``_on_epoch_start(parts, state)`` (work on the whole
+data once per epoch, e.g. clustering the target) and ``_make_context(**fields)`` (a
 :class:`~domainadapt.training.hooks.FitContext` subclass holding what the method
 needs for the duration of one fit, read by the hooks as ``state.context``; nothing
 temporary goes on ``self``). The engine (:class:`~domainadapt.training.Trainer`)
@@ -166,8 +168,10 @@ class DeepAdapter(
     distributed : bool or "auto", default="auto"
         Data-parallel training when a ``torch.distributed`` process group is initialised
         (every rank calls ``fit`` with the same data and ``random_state``): array and
-        Dataset inputs are sharded per global batch automatically, gradients are
-        averaged across ranks (see :mod:`domainadapt.training.distributed`); a user
+        Dataset inputs are sharded per global batch automatically, and gradients are
+        averaged across ranks, by ``DistributedDataParallel`` for methods with one
+        backward per iteration and by a flat all-reduce for those overriding
+        ``_training_step`` (MCD; see :mod:`domainadapt.training.distributed`); a user
         DataLoader is used as given (give it a ``DistributedSampler``). Only rank 0
         writes checkpoints.
     n_threads : int, optional
@@ -356,7 +360,8 @@ class DeepAdapter(
         return self.classification_loss(logits_s, batch, logits_t), {}
 
     def _training_step(self, parts: nn.ModuleDict, batch: Batch, state: TrainState) -> dict[str, Any]:
-        """One iteration: by default the loss, one backward pass, one optimiser step."""
+        """One iteration: by default the loss, one backward pass, one optimiser step
+        (which the engine then runs itself, inside DDP when distributed)."""
         loss, logs = self._training_loss(parts, batch, state)
         state.optimize(loss)
         return {"loss": loss.detach(), **logs}
@@ -385,11 +390,18 @@ class DeepAdapter(
         return FitContext(**fields)
 
     def _train_hooks(self) -> TrainHooks:
-        """The engine's view of the method: its extension points as callables."""
+        """The engine's view of the method: its extension points as callables.
+
+        ``step`` is given only when the method overrides ``_training_step`` (several
+        optimisation steps per batch): that choice decides the data-parallel path,
+        ``DistributedDataParallel`` for a ``loss`` alone, a flat gradient all-reduce for
+        a ``step`` (see :mod:`~domainadapt.training.distributed`).
+        """
+        own_step = type(self)._training_step is not DeepAdapter._training_step
         return TrainHooks(
             predict_logits=self._predict_logits,
             loss=self._training_loss,
-            step=self._training_step,
+            step=self._training_step if own_step else None,
             param_groups=self._param_groups,
             reversal_schedule=self._make_reversal_schedule,
             on_epoch_start=self._on_epoch_start,

@@ -1,32 +1,58 @@
-"""Data-parallel training under ``torch.distributed`` (DDP semantics).
+"""Data-parallel training under ``torch.distributed``.
 
 When a process group is initialised (``torchrun``, ``mp.spawn`` + ``init_process_group``)
 every rank runs the same ``fit``: each takes its share of every global batch (see
 :class:`~domainadapt.training.data.EpochPlan`), the parameters start identical
-(broadcast from rank 0), and after each backward pass the gradients of the
-parameters being stepped are averaged over the ranks, which is what
-``DistributedDataParallel`` does. Averaging by hand rather than wrapping a module
-in DDP keeps every method unchanged: the parts are several modules, and some
-methods (MCD) take several optimisation steps per batch on different subsets of
-parameters, which DDP's one-forward-one-backward bookkeeping does not allow.
+(broadcast from rank 0), and after each backward pass every rank holds the gradients
+averaged over the ranks. Two paths give that average:
+
+* **DDP** -- methods whose iteration is one loss, one backward, one optimiser step (a
+  ``loss`` hook: every method except MCD). The engine wraps all the parts in
+  :class:`torch.nn.parallel.DistributedDataParallel` through :class:`MethodLoss`, a
+  module whose forward *is* the method's loss, so the whole step (source and target
+  passes through the same feature extractor, gradient reversal, discriminator ...)
+  is one DDP forward and one backward: each parameter's gradient is complete when
+  its hook fires, and the bucketed all-reduces overlap the rest of the backward.
+* **Flat all-reduce** -- methods taking several optimisation steps per batch on
+  different parameter subsets (a ``step`` hook: MCD's three updates), which DDP's
+  one-forward-one-backward bookkeeping does not allow: after each backward
+  :meth:`DistributedContext.average_gradients` all-reduces the stepped parameters'
+  gradients as one flat tensor.
 
 Batch-level losses (MMD, CORAL) take ``group=state.group`` and all-gather the
 rows with gradient (:func:`domainadapt.ops.all_gather_rows`), so they are computed
 on the global batch; the gather's backward sums the ranks' gradients, and the
 averaging then gives every rank the gradient of the global loss.
+
+Batch normalisation: each rank normalises with its own shard's batch statistics
+(DDP does not broadcast rank 0's buffers before each forward; for cross-rank statistics on CUDA,
+give a ``network`` converted with :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm`),
+and at every epoch end the running statistics are averaged over the ranks
+(:meth:`DistributedContext.average_batch_norm_statistics`, both paths), so every rank
+evaluates, checkpoints and predicts with the same model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["DistributedContext", "distributed_context"]
+__all__ = ["DistributedContext", "MethodLoss", "distributed_context"]
+
+#: DDP without a broadcast of rank 0's buffers before every forward (recent torch names
+#: it ``forward_sync_buffers`` and deprecates ``broadcast_buffers``).
+_NO_BUFFER_SYNC = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    else {"broadcast_buffers": False}
+)
 
 
 @dataclass
@@ -51,21 +77,54 @@ class DistributedContext:
     def average_gradients(self, params: Iterable[torch.Tensor]) -> None:
         """All-reduce (mean) the gradients of ``params``; missing gradients count as zero."""
         params = [p for p in params if p.requires_grad]
-        if not params:
-            return
         grads = []
         for p in params:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             grads.append(p.grad)
-        flat = torch.cat([g.reshape(-1) for g in grads])
+        self._all_reduce_mean(grads)
+
+    def average_batch_norm_statistics(self, module: nn.Module) -> None:
+        """All-reduce (mean) the running mean and variance of every batch-norm layer."""
+        stats = [
+            t
+            for m in module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            for t in (m.running_mean, m.running_var)
+            if t is not None
+        ]
+        with torch.no_grad():
+            self._all_reduce_mean(stats)
+
+    def _all_reduce_mean(self, tensors: list[torch.Tensor]) -> None:
+        """Replace each tensor by its mean over the ranks (one flat all-reduce)."""
+        if not tensors:
+            return
+        flat = torch.cat([t.reshape(-1) for t in tensors])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=self.group)
         flat /= self.world_size
         offset = 0
-        for g in grads:
-            n = g.numel()
-            g.copy_(flat[offset : offset + n].view_as(g))
+        for t in tensors:
+            n = t.numel()
+            t.copy_(flat[offset : offset + n].view_as(t))
             offset += n
+
+    def data_parallel(
+        self, parts: nn.ModuleDict, loss: Callable[..., Any], device: torch.device
+    ) -> DistributedDataParallel:
+        """``parts`` and the method's ``loss`` as one ``DistributedDataParallel`` module.
+
+        Its forward takes ``(batch, state)`` and returns the loss hook's ``(loss, logs)``;
+        the parameters that require a gradient *now* are the ones it averages. On CUDA
+        it runs on ``device`` (``device_ids=[device.index]``), on CPU without device ids.
+        Buffers are not broadcast at each forward (see the module notes on batch norm).
+        """
+        device_ids = None
+        if device.type == "cuda":
+            device_ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        return DistributedDataParallel(
+            MethodLoss(parts, loss), device_ids=device_ids, process_group=self.group, **_NO_BUFFER_SYNC
+        )
 
     def broadcast_module(self, module: nn.Module) -> None:
         """Give every rank rank 0's parameters and buffers."""
@@ -94,6 +153,39 @@ class DistributedContext:
         if self.group is None or self.group is dist.group.WORLD:
             return 0
         return dist.get_global_rank(self.group, 0)
+
+
+class MethodLoss(nn.Module):
+    """A method's per-step loss as the forward of one module holding all its parts.
+
+    Wrapped in ``DistributedDataParallel`` it makes the whole iteration one DDP forward,
+    however many times the loss calls each part. Its ``parts`` are the modules trained
+    (no copy): what DDP averages is what the method, checkpoints and ``predict`` use.
+
+    Parameters
+    ----------
+    parts : nn.ModuleDict
+    loss : callable ``(parts, batch, state) -> (loss, logs)``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> parts = nn.ModuleDict({"classifier": nn.Linear(2, 2)})
+    >>> def loss(parts, batch, state):
+    ...     return parts["classifier"](batch).pow(2).mean(), {}
+    >>> value, logs = MethodLoss(parts, loss)(torch.ones(3, 2), None)
+    >>> value.shape, logs
+    (torch.Size([]), {})
+    """
+
+    def __init__(self, parts: nn.ModuleDict, loss: Callable[..., Any]):
+        super().__init__()
+        self.parts = parts
+        self.loss = loss
+
+    def forward(self, batch: Any, state: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+        return self.loss(self.parts, batch, state)
 
 
 def distributed_context(mode: bool | str = "auto", group: Any = None) -> DistributedContext:

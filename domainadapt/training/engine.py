@@ -2,7 +2,9 @@
 
 :class:`Trainer` owns everything that is not a method's loss: optimisers, the
 learning-rate schedule, device placement, mixed precision, the gradient-reversal
-schedule, distributed gradient averaging, the progress bar, callbacks,
+schedule, data-parallel training (``DistributedDataParallel`` for a ``loss`` hook, a
+flat gradient all-reduce for a ``step`` hook; see
+:mod:`~domainadapt.training.distributed`), the progress bar, callbacks,
 checkpoints and ``history_``. It reads its hyper-parameters from a
 :class:`~domainadapt.training.hooks.TrainConfig` and calls the method only through
 its :class:`~domainadapt.training.hooks.TrainHooks` (per-step loss or step, per-epoch
@@ -68,6 +70,20 @@ class Trainer(TrainerStateMixin):
         The per-fit context, given to the hooks as ``state.context``.
     adapter : object, optional
         The estimator being fitted, for callbacks only (the engine never reads it).
+
+    Attributes
+    ----------
+    data_parallel : {None, "ddp", "all_reduce"}
+        How gradients are averaged over the ranks: not at all (one process),
+        ``"ddp"`` (the hooks give a ``loss``: the parts run wrapped in
+        ``DistributedDataParallel``) or ``"all_reduce"`` (the hooks give a ``step``:
+        one flat all-reduce after each backward).
+    ddp : DistributedDataParallel or None
+        The wrapper of the parts (a :class:`~domainadapt.training.distributed.MethodLoss`)
+        while a ``"ddp"`` run trains, rebuilt when the set of parameters requiring a
+        gradient changes (layers unfrozen at an epoch start), ``None`` once ``run``
+        returns. The parts themselves stay unwrapped in ``parts``: evaluation,
+        checkpoints and the fitted estimator use them.
 
     Examples
     --------
@@ -164,6 +180,11 @@ class Trainer(TrainerStateMixin):
         self._log_vectors: dict[str, Tensor] = {}
         self._in_step = False
         self._build_optimizers()
+        self.data_parallel: str | None = None
+        if dist_ctx.world_size > 1:
+            self.data_parallel = "ddp" if hooks.step is None else "all_reduce"
+        self.ddp: Any = None
+        self._ddp_trainable: tuple[bool, ...] = ()
         amp = config.mixed_precision
         self.autocast_dtype = None
         if amp:
@@ -226,10 +247,10 @@ class Trainer(TrainerStateMixin):
         clip = self.config.max_grad_norm
         params = (
             [p for opt in opts for g in opt.param_groups for p in g["params"]]
-            if self.dist.world_size > 1 or clip is not None
+            if self.data_parallel == "all_reduce" or clip is not None
             else []
         )
-        if self.dist.world_size > 1:
+        if self.data_parallel == "all_reduce":
             self.dist.average_gradients(params)
         if self.scaler is not None:
             if clip is not None:
@@ -244,6 +265,17 @@ class Trainer(TrainerStateMixin):
                 torch.nn.utils.clip_grad_norm_(params, clip)
             for opt in opts:
                 opt.step()
+
+    def _wrap_parts(self) -> None:
+        """(Re)build the DDP wrapper when the parameters requiring a gradient changed."""
+        trainable = tuple(p.requires_grad for p in self.parts.parameters())
+        if self.ddp is not None and trainable == self._ddp_trainable:
+            return
+        # the old wrapper goes first: freeing it (by reference count) removes its
+        # reducer's gradient hooks before the new one registers its own
+        self.ddp = None
+        self.ddp = self.dist.data_parallel(self.parts, self.hooks.loss, self.device)
+        self._ddp_trainable = trainable
 
     # ------------------------------------------------------------------ evaluation
     def _eval_rows(self, data: Any, max_rows: int) -> list[tuple[Tensor, Tensor | None]]:
@@ -351,6 +383,7 @@ class Trainer(TrainerStateMixin):
         finally:
             if bar is not None:
                 bar.close()
+            self.ddp = None  # the parts are used unwrapped (and without DDP's hooks) from now on
         self._call("on_fit_end")
         return self.history
 
@@ -396,6 +429,8 @@ class Trainer(TrainerStateMixin):
         if hooks.on_epoch_start is not None:
             hooks.on_epoch_start(parts, state)
             parts.train()
+        if self.data_parallel == "ddp":
+            self._wrap_parts()
         for batch in epoch_batches(
             self.plan,
             self.source,
@@ -409,7 +444,7 @@ class Trainer(TrainerStateMixin):
             self._set_lr()
             self._in_step = True
             with self.autocast():
-                logs = hooks.run_step(parts, batch, state)
+                logs = hooks.run_step(parts, batch, state, forward=self.ddp)
             if self.reversal is not None:
                 self.reversal.step()
             self.step += 1
@@ -426,6 +461,7 @@ class Trainer(TrainerStateMixin):
         means = self._epoch_means()
         if self.dist.world_size > 1:
             means = self.dist.mean_of(means)
+            self.dist.average_batch_norm_statistics(parts)
         record.update(means)
         record["lr"] = self.current_lr
         record["time"] = time.perf_counter() - t0

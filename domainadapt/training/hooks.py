@@ -100,11 +100,16 @@ class TrainHooks:
     loss : callable ``(parts, batch, state) -> (loss, logs)``, optional
         The per-step loss: a 0-dim tensor and a dict of values to log (tensors or
         floats, averaged per epoch into the history). The engine back-propagates it
-        and steps the ``"main"`` optimiser, and logs it as ``"loss"``.
+        and steps the ``"main"`` optimiser, and logs it as ``"loss"``. Under
+        ``torch.distributed`` it runs inside ``DistributedDataParallel`` (all the
+        parts wrapped as one module whose forward is this loss).
     step : callable ``(parts, batch, state) -> logs``, optional
         The whole iteration instead of ``loss``, for methods taking several
         optimisation steps per batch (``state.optimize(loss, names)`` for each).
-        One of ``loss`` and ``step`` is needed; ``step`` wins.
+        One of ``loss`` and ``step`` is needed; ``step`` wins. Under
+        ``torch.distributed`` each backward is followed by one flat all-reduce of
+        the stepped parameters' gradients (DDP cannot follow several backward passes
+        over different parameter subsets per batch).
     param_groups : callable ``(parts) -> dict``, optional
         Named optimisers and their parameter groups; default: one optimiser,
         ``"main"``, over every trainable parameter.
@@ -150,11 +155,20 @@ class TrainHooks:
         if self.loss is None and self.step is None:
             raise TypeError("TrainHooks needs a per-step loss or a step callable.")
 
-    def run_step(self, parts: nn.ModuleDict, batch: Batch, state: TrainState) -> dict[str, Any]:
-        """One iteration: ``step``, or ``loss`` followed by one optimisation step."""
+    def run_step(
+        self, parts: nn.ModuleDict, batch: Batch, state: TrainState, forward: Any = None
+    ) -> dict[str, Any]:
+        """One iteration: ``step``, or ``loss`` followed by one optimisation step.
+
+        ``forward``: a module computing the loss from ``(batch, state)`` instead of
+        ``loss(parts, batch, state)`` (the engine's ``DistributedDataParallel`` wrapper).
+        """
         if self.step is not None:
             return self.step(parts, batch, state)
-        loss, logs = self.loss(parts, batch, state)
+        if forward is not None:
+            loss, logs = forward(batch, state)
+        else:
+            loss, logs = self.loss(parts, batch, state)
         state.optimize(loss)
         return {"loss": loss.detach(), **logs}
 
