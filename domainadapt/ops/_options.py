@@ -37,7 +37,8 @@ class MMDOptions:
     estimator : {"biased", "unbiased", "linear"}
         V-statistic, U-statistic or linear-time statistic.
     block_size : int or None
-        Tile edge of the memory-bounded path (``None``: 512).
+        Tile edge of the memory-bounded path (``None``: chosen from the device and the
+        problem, see :func:`._tiling.auto_block_size`).
     group : torch.distributed ProcessGroup or None
         All-gather the rows over this group first.
     degree, gamma, coef0 : int, float or None, float
@@ -46,6 +47,10 @@ class MMDOptions:
         Subsample bound of the median heuristic.
     check_finite : bool or None
         Check data and weights for NaN / negative values (``None``: on CPU only).
+    backend : {"auto", "torch", "triton"}
+        Engine of the quadratic form: ``"triton"`` the fused Gaussian kernel of
+        :mod:`._fused`, ``"torch"`` the tiled / direct torch path, ``"auto"`` the fused
+        kernel on CUDA tensors when triton imports (single Gaussian layer), else torch.
     """
 
     kernel: str | Sequence[str] = "gaussian"
@@ -59,6 +64,7 @@ class MMDOptions:
     coef0: float = 1.0
     heuristic_samples: int = 1024
     check_finite: bool | None = None
+    backend: str = "auto"
 
 
 #: Names of the :class:`MMDOptions` fields.

@@ -20,8 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._fused import BACKENDS, fused_quad, triton_unavailable_reason
 from ._options import MMDOptions, resolve_mmd_options, takes_mmd_options
-from ._tiled import tiled_bilinear
+from ._tiled import _is_pow2, tiled_bilinear
+from ._tiling import auto_block_size
 from ._validation import (
     ESTIMATORS,
     check_block_size,
@@ -32,7 +34,6 @@ from ._validation import (
     is_compiling,
 )
 from .kernels import (
-    DEFAULT_BLOCK_SIZE,
     KernelSpec,
     compute_dtype,
     direct_kernel,
@@ -44,9 +45,10 @@ from .kernels import (
 __all__ = ["joint_mmd", "mmd"]
 
 #: Pooled sizes ``n + m <= min(DIRECT_MAX, block_size)`` take the direct (full-matrix,
-#: plain autograd) path; above, the fused tiled pass is faster on CPU (measured: 2x at
-#: n + m = 1024, d = 64, five Gaussian kernels, forward + backward).
-DIRECT_MAX = 256
+#: plain autograd) path; above, the tiled pass is faster on CPU (measured with one
+#: thread, five Gaussian kernels, forward + backward: at n + m = 256 the tiled pass
+#: took 0.4-0.7x the time of a full-matrix autograd MMD, the direct path 2-3x).
+DIRECT_MAX = 128
 
 
 # ----------------------------------------------------------------------------- coefficients
@@ -114,6 +116,51 @@ def _quad_direct(C: Tensor, lam: Tensor, specs: Sequence[KernelSpec], Zs: list[T
     return ((C * (K @ C)).sum(0) * lam).sum()
 
 
+def _auto_block(specs: Sequence[KernelSpec], Zs: list[Tensor], N: int) -> int:
+    """Default tile edge for this device and problem (:func:`._tiling.auto_block_size`)."""
+    mults = [m for s in specs for m in s.multipliers]
+    return auto_block_size(
+        Zs[0].device,
+        N,
+        sum(z.shape[1] for z in Zs),
+        n_bandwidths=max(len(s.multipliers) for s in specs),
+        n_layers=len(specs),
+        chain=all(_is_pow2(max(mults) / m) for m in mults),
+        itemsize=Zs[0].element_size(),
+    )
+
+
+def _use_fused(
+    specs: Sequence[KernelSpec], Z: Tensor, N: int, block_size: int | None, backend: str
+) -> bool:
+    """Whether the fused Triton kernel computes the quadratic form.
+
+    ``"triton"``: always (an error names what it does not support); ``"auto"``: on
+    CUDA tensors, for one Gaussian layer above the direct size, when triton imports.
+    """
+    if backend == "torch":
+        return False
+    single = len(specs) == 1 and specs[0].name == "gaussian"
+    if backend == "triton":
+        if not single:
+            raise ValueError(
+                "backend='triton' supports one layer of the Gaussian kernel, got "
+                f"{[s.name for s in specs]}; use backend='torch' or 'auto'"
+            )
+        reason = triton_unavailable_reason(Z.device, Z.dtype)
+        if reason is not None:
+            raise RuntimeError(f"backend='triton' cannot run: {reason}")
+        return True
+    if not single or Z.device.type != "cuda" or N <= min(DIRECT_MAX, block_size or N):
+        return False
+    return triton_unavailable_reason(Z.device, Z.dtype) is None
+
+
+@torch.compiler.disable
+def _fused_apply(C: Tensor, lam: Tensor, spec: KernelSpec, Z: Tensor) -> Tensor:
+    return fused_quad(C, lam, spec.sigma, spec.multipliers, Z)
+
+
 # ----------------------------------------------------------------------------- core
 def _gather(Xs, Ys, wx, wy, group):
     from .distributed import all_gather_rows
@@ -140,6 +187,7 @@ def _mmd_core(
     wx: Tensor | None,
     wy: Tensor | None,
     block_size: int | None,
+    backend: str = "auto",
 ) -> Tensor:
     n, m = Xs[0].shape[0], Ys[0].shape[0]
     dt = compute_dtype(*Xs, *Ys)
@@ -161,12 +209,13 @@ def _mmd_core(
     if len(specs) == 1 and specs[0].name == "linear":
         ZC = Zs[0].T @ C  # (d, r): K = Z Z^T, c^T K c = |Z^T c|^2
         value = ((ZC * ZC).sum(0) * lam).sum()
+    elif _use_fused(specs, Zs[0], N, block_size, backend):
+        value = _fused_apply(C, lam, specs[0], Zs[0].contiguous())
     else:
-        direct = N <= min(DIRECT_MAX, block_size or DEFAULT_BLOCK_SIZE)
-        if direct:
+        block = block_size or _auto_block(specs, Zs, N)
+        if N <= min(DIRECT_MAX, block):
             value = _quad_direct(C, lam, specs, Zs)
         else:
-            block = block_size or DEFAULT_BLOCK_SIZE
             Zs = [z.contiguous() for z in Zs]
             if is_compiling():
                 value = _quad_tiled(C, lam, tuple(specs), block, Zs)
@@ -264,6 +313,7 @@ def _mmd_entry(
     estimator = o.estimator
     check_choice("estimator", estimator, ESTIMATORS)
     block_size = check_block_size(o.block_size)
+    check_choice("backend", o.backend, BACKENDS)
     n, m = Xs[0].shape[0], Ys[0].shape[0]
     wx = check_weights("x_weights", x_weights, n, Xs[0], check_finite)
     wy = check_weights("y_weights", y_weights, m, Ys[0], check_finite)
@@ -292,7 +342,7 @@ def _mmd_entry(
             )
             for k, b, mu, x, y in zip(kernels, bands, mults, Xs, Ys)
         ]
-        return _mmd_core(list(Xs), list(Ys), specs, estimator, wx, wy, block_size)
+        return _mmd_core(list(Xs), list(Ys), specs, estimator, wx, wy, block_size, o.backend)
 
 
 @takes_mmd_options()
@@ -335,11 +385,21 @@ def mmd(
         Non-negative sample weights (weighted MMD, importance-weighted alignment);
         normalised internally. Gradients flow to them.
     block_size : int, optional
-        Tile edge ``b`` (default 512). Pooled sizes ``n + m <= min(256, b)`` take the
-        direct path (full matrix, plain autograd, twice differentiable); above, the
-        kernel matrix is never materialised (extra memory :math:`O(b^2 + (n+m)d)`): one
-        tiled pass over the upper-triangular tiles computes the value and, when needed,
-        the gradients (w.r.t. X, Y and the weights; the backward only scales them).
+        Tile edge ``b``; by default chosen from the device and the problem
+        (:func:`~domainadapt.ops._tiling.auto_block_size`: 128-256 on CPU, up to 4096
+        on CUDA within a quarter of the free memory). Pooled sizes
+        ``n + m <= min(128, b)`` take the direct path (full matrix, plain autograd,
+        twice differentiable); above, the kernel matrix is never materialised (extra
+        memory :math:`O(b^2 + (n+m)d)`): one tiled pass over the upper-triangular tiles
+        computes the value and, when needed, the gradients (w.r.t. X, Y and the
+        weights; the backward only scales them).
+    backend : {"auto", "torch", "triton"}
+        ``"triton"``: the fused Gaussian kernel (Triton, ``pip install
+        domainadapt[cuda]``): per tile the distances, every bandwidth's exponential and
+        the reductions stay on chip, the backward recomputes them, and no kernel tile
+        is written to memory; one Gaussian layer only, no gradient to the bandwidth.
+        ``"torch"``: the tiled / direct torch path. ``"auto"`` (default): the fused
+        kernel on CUDA tensors above the direct size when triton imports, else torch.
     group : torch.distributed ProcessGroup, optional
         All-gather X, Y (and weights) over the group with gradient
         (``torch.distributed.nn``), then compute the global MMD on every rank. The
@@ -393,8 +453,8 @@ def joint_mmd(
         One value for every layer or one per layer (``multipliers`` then a sequence of
         sequences); bandwidths are resolved per layer (median heuristic by default).
     estimator, x_weights, y_weights, block_size, group, degree, gamma, coef0,
-    heuristic_samples, check_finite
-        As in :func:`mmd`.
+    heuristic_samples, check_finite, backend
+        As in :func:`mmd` (``backend="triton"`` needs a single Gaussian layer).
 
     Returns
     -------

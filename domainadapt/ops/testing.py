@@ -23,7 +23,7 @@ from .mmd import _linear_time, mmd_coefficients
 __all__ = ["MMDTestResult", "mmd_test"]
 
 #: :class:`._options.MMDOptions` that the permutation test does not take.
-_UNSUPPORTED_OPTIONS = frozenset({"group"})
+_UNSUPPORTED_OPTIONS = frozenset({"group", "backend"})
 
 #: Pooled sizes up to this build the kernel matrix once; larger ones are tiled.
 _FULL_MATRIX_MAX = 4096
