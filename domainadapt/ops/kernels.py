@@ -128,6 +128,18 @@ def _safe_sqrt(D: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- heuristic
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    """Copy a CPU tensor to ``device`` without blocking the host.
+
+    A plain ``.to("cuda")`` of pageable memory waits for the copy (a host
+    synchronisation); from pinned memory with ``non_blocking=True`` it is queued on the
+    stream like any kernel (the caching host allocator keeps the buffer alive).
+    """
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 def bandwidth_heuristic(
     X: Tensor,
     Y: Tensor | None = None,
@@ -143,7 +155,9 @@ def bandwidth_heuristic(
     deterministic random subsample of at most ``max_samples`` rows (Gretton et al.,
     JMLR 2012). ``"mean"``: :math:`\\sigma^2 = \\operatorname{mean}_{i \\ne j}
     \\|z_i - z_j\\|^2`, exact in :math:`O(Nd)` on the whole sample. A zero median
-    (mostly duplicated rows) falls back to 1. No host synchronisation.
+    (mostly duplicated rows) falls back to 1. No host synchronisation: the result
+    stays a device tensor, the subsample's row indices (drawn on the CPU) reach the
+    device by a non-blocking copy from pinned memory.
 
     Parameters
     ----------
@@ -176,7 +190,7 @@ def bandwidth_heuristic(
     else:
         if N > max_samples:
             gen = torch.Generator().manual_seed(int(seed))
-            idx = torch.randperm(N, generator=gen)[:max_samples].to(Z.device)
+            idx = _to_device(torch.randperm(N, generator=gen)[:max_samples], Z.device)
             Z = Z.index_select(0, idx)
             N = max_samples
         D = pairwise_sq_dists(Z)
@@ -241,7 +255,13 @@ def make_kernel(
     elif isinstance(bandwidth, numbers.Real) and not isinstance(bandwidth, bool):
         if not (bandwidth > 0) or not math.isfinite(bandwidth):
             raise ValueError(f"bandwidth must be positive and finite, got {bandwidth}")
-        sigma = torch.tensor(float(bandwidth), dtype=torch.float64)
+        # made on the data's device (a fill, not a host-to-device copy: no sync)
+        sigma = torch.full(
+            (),
+            float(bandwidth),
+            dtype=torch.float64 if like is None else compute_dtype(like),
+            device=None if like is None else like.device,
+        )
     else:
         raise TypeError(
             f"bandwidth must be None, 'median', 'mean', a positive number or a tensor, got {bandwidth!r}"
