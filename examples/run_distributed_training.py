@@ -6,9 +6,11 @@ The deep strategies train data-parallel when a :mod:`torch.distributed`
 process group is initialised (``distributed="auto"``, the default): every
 process ("rank") calls the same ``fit`` with the same data and
 ``random_state``, takes its share of every global batch (``batch_size`` rows
-per domain are split evenly across the ranks), starts from rank 0's
-parameters, and averages the gradients after each backward pass, as
-``DistributedDataParallel`` does. Batch-level losses (MMD, CORAL) are computed
+per domain are split evenly across the ranks) and starts from rank 0's
+parameters. DANN, like every method with one backward pass per iteration,
+trains its parts wrapped in ``DistributedDataParallel``; MCD, which takes three
+optimisation steps per batch, averages the gradients with one flat all-reduce
+after each backward pass instead. Batch-level losses (MMD, CORAL) are computed
 on the rows gathered from all ranks. Only rank 0 writes checkpoints.
 
 This example is **not run** when the documentation is built. Download it and
@@ -18,10 +20,17 @@ launch one process per GPU with ``torchrun``::
 
 or, on a CPU-only machine, two processes with the ``gloo`` backend::
 
-    torchrun --nproc_per_node=2 run_distributed_training.py
+    torchrun --standalone --nproc_per_node=2 run_distributed_training.py
+
+or on two machines of 8 GPUs each (the same command on both, with its
+``--node_rank``)::
+
+    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=8 --rdzv_backend=c10d \
+             --rdzv_endpoint=node0:29500 --rdzv_id=dann run_distributed_training.py
 
 ``torchrun`` sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in each process's
-environment; see :mod:`domainadapt.training.distributed` for the details.
+environment; see the "Training on several GPUs and machines" page of the
+documentation and :mod:`domainadapt.training.distributed` for the details.
 """
 
 import os
