@@ -2,8 +2,10 @@
 1-process run at the same global batch, through ``DistributedDataParallel`` (DAN, DANN:
 one backward per step) and through the flat gradient all-reduce (MCD: three updates).
 
-One ``torchrun --standalone --nproc_per_node=2`` launch of ``_torchrun_fit.py`` serves
-every test of the module; the single-process reference is fitted meanwhile.
+One ``torchrun --standalone --nproc_per_node=2`` launch of ``_torchrun_fit.py`` is
+checked by one test (under pytest-xdist, tests of a module may land on both workers,
+and a module-scoped fixture would then launch it twice); the single-process reference
+is fitted meanwhile.
 """
 
 from __future__ import annotations
@@ -35,10 +37,8 @@ def _worker_module():
     return module
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """(single-process result, [rank results], output folder)."""
-    out = tmp_path_factory.mktemp("torchrun")
+def _launch(out: Path):
+    """(single-process result, [rank results]) of one torchrun launch writing to ``out``."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore::FutureWarning")
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -57,7 +57,7 @@ def runs(tmp_path_factory):
             proc.wait()
     assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{log[-4000:]}"
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
-    return single, ranks, out
+    return single, ranks
 
 
 def _assert_same_training(ref: dict, res: dict, name: str) -> None:
@@ -69,9 +69,7 @@ def _assert_same_training(ref: dict, res: dict, name: str) -> None:
     torch.testing.assert_close(res["proba"], ref["proba"], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["DANN", "DAN"])
-def test_ddp_matches_one_process(runs, name):
-    single, ranks, _ = runs
+def _check_ddp_matches_one_process(single, ranks, name):
     for res in ranks:
         # every step ran through a DistributedDataParallel wrapping the trainer's own parts
         assert res[name]["seen"] == [("ddp", True, True)]
@@ -83,8 +81,7 @@ def test_ddp_matches_one_process(runs, name):
         assert torch.equal(ranks[1][name]["weights"][k], w)
 
 
-def test_mcd_flat_all_reduce_matches_one_process(runs):
-    single, ranks, _ = runs
+def _check_mcd_flat_all_reduce_matches_one_process(single, ranks):
     for res in ranks:
         # three updates per batch: no DDP, one flat gradient all-reduce per backward
         assert res["MCD"]["seen"] == [("all_reduce", False, False)]
@@ -93,10 +90,9 @@ def test_mcd_flat_all_reduce_matches_one_process(runs):
         assert torch.equal(ranks[1]["MCD"]["weights"][k], w)
 
 
-def test_batch_norm_statistics_averaged_over_ranks(runs):
+def _check_batch_norm_statistics_averaged_over_ranks(single, ranks):
     """Each rank normalises with its own shard; the running statistics end averaged,
     so both ranks hold the same model (their shards' statistics differ)."""
-    single, ranks, _ = runs
     a, b = ranks[0]["DANN-batchnorm"], ranks[1]["DANN-batchnorm"]
     assert "1.running_mean" in a
     for k in a:
@@ -107,11 +103,10 @@ def test_batch_norm_statistics_averaged_over_ranks(runs):
     torch.testing.assert_close(a["1.running_mean"], ref, rtol=0.2, atol=0.2)
 
 
-def test_ddp_rebuilt_when_layers_are_unfrozen(runs):
+def _check_ddp_rebuilt_when_layers_are_unfrozen(ranks):
     """FineTuning unfreezes the features at epoch 2: a wrapper built at epoch 0 knows only
     the head, so without the rebuild the features' gradients stay per-rank and the ranks
     drift apart."""
-    _, ranks, _ = runs
     a, b = ranks[0]["FineTuning-unfreeze"], ranks[1]["FineTuning-unfreeze"]
     assert a["seen"] == [("ddp", True, True)]
     for k in a["weights"]:
@@ -128,12 +123,21 @@ def test_the_method_decides_the_path():
     assert MCD()._train_hooks().step is not None
 
 
-def test_saved_ddp_model_loads_and_predicts_like_one_process(runs):
+def _check_saved_ddp_model_predicts_like_one_process(single, out):
     from domainadapt.model import DANN
 
-    single, _, out = runs
     loaded = DANN.load(out / "dann.pt")
     Xt = _worker_module().data()[2]
     torch.testing.assert_close(
         torch.as_tensor(loaded.predict_proba(Xt)), single["DANN"]["proba"], rtol=1e-5, atol=1e-6
     )
+
+
+def test_torchrun_two_processes_match_one(tmp_path):
+    single, ranks = _launch(tmp_path)
+    _check_ddp_matches_one_process(single, ranks, "DANN")  # gradient reversal
+    _check_ddp_matches_one_process(single, ranks, "DAN")  # MMD on the gathered batch
+    _check_mcd_flat_all_reduce_matches_one_process(single, ranks)
+    _check_batch_norm_statistics_averaged_over_ranks(single, ranks)
+    _check_ddp_rebuilt_when_layers_are_unfrozen(ranks)
+    _check_saved_ddp_model_predicts_like_one_process(single, tmp_path)
