@@ -19,6 +19,7 @@ tensors it runs only under ``TRITON_INTERPRET=1`` (the tests use that).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Sequence
@@ -142,13 +143,19 @@ def _cdiv(a: int, b: int) -> int:
     return -(-int(a) // int(b))
 
 
+def _on_device(Z: Tensor) -> contextlib.AbstractContextManager:
+    """Launch on ``Z``'s GPU (Triton launches on the current device)."""
+    return torch.cuda.device(Z.device) if Z.device.type == "cuda" else contextlib.nullcontext()
+
+
 class _FusedQuad(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, C: Tensor, lam: Tensor, coef: Tensor, Z: Tensor) -> Tensor:  # type: ignore[override]
         Zc = (Z - Z.mean(0, keepdim=True)).contiguous()
         sq = (Zc * Zc).sum(1).contiguous()
         Cp = _pad(C)
-        KC = _launch_kc(Zc, sq, Cp, coef, _IEEE)[:, : C.shape[1]]
+        with _on_device(Z):
+            KC = _launch_kc(Zc, sq, Cp, coef, _IEEE)[:, : C.shape[1]]
         ctx.save_for_backward(C, lam, coef, Zc, sq, KC)
         return ((C * KC).sum(0) * lam).sum()
 
@@ -161,7 +168,8 @@ class _FusedQuad(torch.autograd.Function):
         glam = go * (C * KC).sum(0) if need_lam else None
         gZ = None
         if need_z:
-            gZ = _launch_grad(Zc, sq, _pad(C), _pad(C * lam), coef, _IEEE)
+            with _on_device(Zc):
+                gZ = _launch_grad(Zc, sq, _pad(C), _pad(C * lam), coef, _IEEE)
             gZ = gZ.mul_(4.0 * go)
         return gC, glam, None, gZ
 

@@ -50,7 +50,7 @@ class MMDOptions:
     backend : {"auto", "torch", "triton"}
         Engine of the quadratic form: ``"triton"`` the fused Gaussian kernel of
         :mod:`._fused`, ``"torch"`` the tiled / direct torch path, ``"auto"`` the fused
-        kernel on CUDA tensors when triton imports (single Gaussian layer), else torch.
+        kernel on float32 CUDA tensors when triton imports (single Gaussian layer), else torch.
     """
 
     kernel: str | Sequence[str] = "gaussian"

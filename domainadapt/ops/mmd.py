@@ -136,7 +136,8 @@ def _use_fused(
     """Whether the fused Triton kernel computes the quadratic form.
 
     ``"triton"``: always (an error names what it does not support); ``"auto"``: on
-    CUDA tensors, for one Gaussian layer above the direct size, when triton imports.
+    float32 CUDA tensors, for one Gaussian layer above the direct size, when triton
+    imports.
     """
     if backend == "torch":
         return False
@@ -151,7 +152,9 @@ def _use_fused(
         if reason is not None:
             raise RuntimeError(f"backend='triton' cannot run: {reason}")
         return True
-    if not single or Z.device.type != "cuda" or N <= min(DIRECT_MAX, block_size or N):
+    if not single or Z.device.type != "cuda" or Z.dtype != torch.float32:
+        return False  # float64 only when asked for: fp64 tl.dot is not on every GPU
+    if N <= min(DIRECT_MAX, block_size or N):
         return False
     return triton_unavailable_reason(Z.device, Z.dtype) is None
 
@@ -399,7 +402,7 @@ def mmd(
         the reductions stay on chip, the backward recomputes them, and no kernel tile
         is written to memory; one Gaussian layer only, no gradient to the bandwidth.
         ``"torch"``: the tiled / direct torch path. ``"auto"`` (default): the fused
-        kernel on CUDA tensors above the direct size when triton imports, else torch.
+        kernel on float32 CUDA tensors above the direct size when triton imports, else torch.
     group : torch.distributed ProcessGroup, optional
         All-gather X, Y (and weights) over the group with gradient
         (``torch.distributed.nn``), then compute the global MMD on every rank. The
