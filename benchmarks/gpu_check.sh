@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The device checks of issue #11 as one command, run from the repository root on a
+# machine with a CUDA GPU:
+#
+#     bash benchmarks/gpu_check.sh            # ~5 min on an H200
+#
+# 1. installs the project as it is in this tree (no network: --no-index, --no-deps;
+#    torch, and triton for the fused kernel, must already be installed),
+# 2. runs every test marked `cuda` (fused kernel on the GPU, no host sync in the MMD
+#    losses under torch.cuda.set_sync_debug_mode("error"), CPU/GPU agreement),
+# 3. runs `python benchmarks/gpu.py --quick`, which writes benchmarks/results/gpu.md.
+#
+# Exit status: non-zero if the install, the tests or the benchmark failed (the
+# benchmark still runs when tests fail, so one session gets both).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+$PY -m pip install -q --no-deps --no-build-isolation --no-index -e . || exit 1
+$PY -c "import torch, sys; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available()); sys.exit(0 if torch.cuda.is_available() else 3)" || { echo "no CUDA device visible to torch"; exit 3; }
+$PY -c "import triton; print('triton', triton.__version__)" || echo "triton is not installed: the fused-kernel tests will skip and gpu.py reports why"
+
+status=0
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} $PY -m pytest -m cuda -q -p no:cacheprovider -o addopts="-ra" tests/ || status=$?
+$PY benchmarks/gpu.py --quick || status=$((status ? status : $?))
+exit $status
