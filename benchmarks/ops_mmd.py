@@ -20,6 +20,7 @@ Usage::
     python benchmarks/ops_mmd.py                      # n in {1024, 4096, 16384, 65536}, d in {64, 512}
     python benchmarks/ops_mmd.py --quick              # n in {1024, 4096}, d = 64, 1 repeat
     python benchmarks/ops_mmd.py --sizes 1024 4096 --dims 64 --device cpu --repeats 3
+    python benchmarks/ops_mmd.py --device cuda --backend torch   # the torch tiled path on a GPU
 """
 
 from __future__ import annotations
@@ -63,8 +64,37 @@ def _direct_mmd(X, Y, sigma, multipliers):
     return c @ (K @ c)
 
 
+def chosen_tile(n: int, d: int, device: str, block: int | None, backend: str) -> str:
+    """What ``mmd`` runs for this case: ``"fused"``, ``"direct"`` or the tile edge."""
+    import torch
+
+    N = 2 * n
+    try:
+        from domainadapt.ops import _fused, _tiling
+        from domainadapt.ops.mmd import DIRECT_MAX
+    except ImportError:  # a version before the automatic tile: 512, direct up to 256
+        b = block or 512
+        return "direct" if N <= min(256, b) else str(b)
+    if backend == "triton" or (
+        backend == "auto"
+        and device == "cuda"
+        and N > min(DIRECT_MAX, block or N)
+        and _fused.triton_unavailable_reason(torch.device(device), torch.float32) is None
+    ):
+        return "fused"
+    b = block or _tiling.auto_block_size(device, N, d, n_bandwidths=len(MULTIPLIERS))
+    return "direct" if N <= min(DIRECT_MAX, b) else str(b)
+
+
 def run_case(
-    kind: str, n: int, d: int, device: str, repeats: int, block: int | None, warmup: bool = True
+    kind: str,
+    n: int,
+    d: int,
+    device: str,
+    repeats: int,
+    block: int | None,
+    warmup: bool = True,
+    backend: str = "auto",
 ) -> dict:
     import torch
 
@@ -97,10 +127,13 @@ def run_case(
         return {"time": t, "gflops": 2.0 * Np * Np * d / t / 1e9, "shape": f"({Np}x{d})@({d}x{Np})"}
 
     Xr, Yr = X.clone().requires_grad_(), Y.clone().requires_grad_()
+    tile = None
     if kind == "ours":
+        tile = chosen_tile(n, d, device, block, backend)
+        opts = {} if backend == "auto" else {"backend": backend}
 
         def f():
-            return mmd(Xr, Yr, bandwidth=sigma, multipliers=MULTIPLIERS, block_size=block)
+            return mmd(Xr, Yr, bandwidth=sigma, multipliers=MULTIPLIERS, block_size=block, **opts)
     else:
 
         def f():
@@ -129,7 +162,13 @@ def run_case(
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    return {"time": sorted(ts)[len(ts) // 2], "times": ts, "peak": max(peak, 0), "value": value}
+    return {
+        "time": sorted(ts)[len(ts) // 2],
+        "times": ts,
+        "peak": max(peak, 0),
+        "value": value,
+        "tile": tile,
+    }
 
 
 # ----------------------------------------------------------------------------- driver
@@ -144,7 +183,7 @@ def _meminfo_available() -> int:
     return 8 << 30
 
 
-def _spawn(kind, n, d, device, repeats, block, timeout) -> dict:
+def _spawn(kind, n, d, device, repeats, block, timeout, backend="auto") -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -155,6 +194,7 @@ def _spawn(kind, n, d, device, repeats, block, timeout) -> dict:
         device,
         str(repeats),
         str(block or 0),
+        backend,
     ]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -187,17 +227,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per case")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads in each case")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--_case", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--backend",
+        choices=["auto", "torch", "triton"],
+        default="auto",
+        help="engine of ours (auto: fused Triton kernel on CUDA when triton imports)",
+    )
+    ap.add_argument("--_case", nargs=7, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.threads:
         os.environ["OMP_NUM_THREADS"] = str(a.threads)  # inherited by the case subprocesses
     if a._case:
-        kind, n, d, device, repeats, block = a._case
-        big = int(n) >= 16384  # no warm-up for the long cases (one timed run)
+        kind, n, d, device, repeats, block, backend = a._case
+        big = int(n) >= 16384 and device == "cpu"  # no warm-up for the long CPU cases
         print(
             json.dumps(
                 run_case(
-                    kind, int(n), int(d), device, int(repeats), int(block) or None, warmup=not big
+                    kind,
+                    int(n),
+                    int(d),
+                    device,
+                    int(repeats),
+                    int(block) or None,
+                    warmup=not big,
+                    backend=backend,
                 )
             )
         )
@@ -208,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     rows = []
     header = table_header(
-        ["n = m", "d", "ours median (s)", "ours peak extra (MiB)", "direct median (s)",
+        ["n = m", "d", "ours tile", "ours median (s)", "ours peak extra (MiB)", "direct median (s)",
          "direct peak extra (MiB)", "speedup", "ours GFLOP/s", "torch.mm GFLOP/s",
          "roofline ratio"]
     )
@@ -222,21 +275,21 @@ def main(argv: list[str] | None = None) -> int:
             if N < 8192:
                 mm_small[n] = _spawn("mm", n, d, a.device, a.repeats, None, a.timeout)
             mmr = mm_small.get(n, mm)
-            ours = _spawn("ours", n, d, a.device, reps, a.block_size, a.timeout)
+            ours = _spawn("ours", n, d, a.device, reps, a.block_size, a.timeout, a.backend)
             est_bytes = 8 * N * N * 4  # D, 5 exp results, K and their autograd buffers
             if n > a.direct_max_n or est_bytes > 0.6 * _meminfo_available():
                 direct = {"skip": f"skipped (needs ~{est_bytes / 2**30:.0f} GiB / too slow)"}
             else:
                 direct = _spawn("direct", n, d, a.device, reps, None, a.timeout)
-            cells = [str(n), str(d)]
+            cells = [str(n), str(d), str(ours.get("tile", "-"))]
             if "error" in ours:
                 cells += [ours["error"], "-"]
             else:
-                cells += [f"{ours['time']:.3f}", f"{ours['peak'] / 2**20:.0f}"]
+                cells += [f"{ours['time']:.4g}", f"{ours['peak'] / 2**20:.0f}"]
             if "time" in direct:
-                cells += [f"{direct['time']:.3f}", f"{direct['peak'] / 2**20:.0f}"]
+                cells += [f"{direct['time']:.4g}", f"{direct['peak'] / 2**20:.0f}"]
                 sp = direct["time"] / ours["time"] if "time" in ours else float("nan")
-                cells.append(f"{sp:.1f}x")
+                cells.append(f"{sp:.2f}x")
             else:
                 cells += [direct.get("skip", direct.get("error", "?")), "-", "-"]
             if "time" in ours and "gflops" in mmr:
@@ -262,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             "- Workload: MMD² with a multi-kernel Gaussian (5 bandwidths, multipliers 2^-2..2^2, fixed base "
             "bandwidth), biased estimator, float32, n = m, forward + backward (gradients w.r.t. X and Y). "
             f"Median of {a.repeats} runs after one untimed warm-up run ({a.big_repeats} run(s), no warm-up, for n >= 16384).",
-            "- *ours*: `domainadapt.ops.mmd` (tiled, "
-            f"block {a.block_size or 'default'}); *direct*: full (N x N) matrix, matmul distances, autograd "
+            "- *ours*: `domainadapt.ops.mmd` (backend "
+            f"`{a.backend}`, block {a.block_size or 'default: chosen per device and size'}); the *ours tile* "
+            "column says what ran: the tile edge, `direct` (full matrix, n + m at most the direct size) or "
+            "`fused` (the Triton kernel); *direct*: full (N x N) matrix, matmul distances, autograd "
             "backward (a careful direct implementation, N = n + m).",
             "- Peak extra memory: each case runs in a fresh subprocess; CPU: `ru_maxrss` (peak RSS) minus the RSS "
             "after the inputs were created; CUDA: `torch.cuda.max_memory_allocated` minus the allocation before.",
