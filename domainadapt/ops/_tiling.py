@@ -5,8 +5,8 @@ best ``b`` depends on where it runs:
 
 * **CPU** -- small tiles that stay in cache. Measured with ``benchmarks/ops_mmd.py``
   (one thread, 5 Gaussian bandwidths, forward + backward): ``b = 256`` was the fastest
-  or within noise of it for pooled sizes ``N = n + m`` from 512 to 8192 at d = 64 and
-  d = 512 (512 was the old default), ``b = 128`` below ``N = 512``.
+  or within noise of it for pooled sizes ``N = n + m`` from 512 to 4096 at d = 64 and
+  d = 512 (512, the old default, was up to 1.6x slower), ``b = 128`` below ``N = 512``.
 * **CUDA** -- each tile costs a few dozen kernel launches, so small tiles leave the GPU
   idle between launches (issue #11, H200, ``n = m = 16384``, d = 64: tile 512 took
   0.81 s, tile 4096 0.103 s, the full matrix 0.195 s). The tile is the largest edge up
