@@ -19,8 +19,7 @@ import sys
 import pytest
 import torch
 
-from domainadapt.ops import joint_mmd, mmd
-from domainadapt.ops import mmd as mmd_module_fn  # noqa: F401  (the function)
+from domainadapt.ops import _fused, joint_mmd, mmd
 
 MMD_MODULE = sys.modules["domainadapt.ops.mmd"]
 HAS_TRITON = importlib.util.find_spec("triton") is not None
@@ -68,6 +67,7 @@ def _reference(X, Y, wx, wy, mults, estimator, sigma):
         (33, 50, 70, (0.5, 1.0, 3.0), "unbiased", True),  # ratios not powers of two
         (70, 70, 17, (1.0,), "biased", True),
         (21, 26, 40, DAN, "unbiased", False),
+        (20, 17, 200, DAN, "biased", True),  # d > 128: the widest backward chunk (256)
     ],
 )
 def test_fused_matches_float64_reference(n, m, d, mults, estimator, weighted):
@@ -131,6 +131,30 @@ def test_fused_agrees_with_torch_path_and_median_heuristic():
     assert float(a) == pytest.approx(float(b), rel=1e-4)
 
 
+@kernel_test
+def test_selftest_passes_and_reports_failures(monkeypatch):
+    """The check ``backend="auto"`` runs before trusting the kernels on a new configuration."""
+    dev = torch.device(DEVICE)
+    _fused.fused_selftest.cache_clear()
+    try:
+        assert _fused.fused_selftest(dev, torch.float32, 20, 5) is None
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("out of resources: shared memory")
+
+        monkeypatch.setattr(_fused, "_launch_grad", broken)
+        _fused.fused_selftest.cache_clear()
+        assert "out of resources" in _fused.fused_selftest(dev, torch.float32, 20, 5)
+        monkeypatch.undo()
+        real = _fused._launch_kc
+        monkeypatch.setattr(_fused, "_launch_kc", lambda *a: real(*a) * 1.01)
+        _fused.fused_selftest.cache_clear()
+        assert "disagrees" in _fused.fused_selftest(dev, torch.float32, 20, 5)
+    finally:
+        monkeypatch.undo()
+        _fused.fused_selftest.cache_clear()
+
+
 @needs_triton
 @pytest.mark.skipif(HAS_CUDA or INTERPRETING, reason="the kernel tests run in this process")
 def test_fused_kernels_under_interpreter():
@@ -147,7 +171,7 @@ def test_fused_kernels_under_interpreter():
         "-p",
         "no:xdist",
         "-k",
-        "fused_matches or gradcheck or agrees",
+        "fused_matches or gradcheck or agrees or selftest",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
     tail = out.stdout[-3000:] + out.stderr[-2000:]
@@ -196,7 +220,7 @@ def test_backend_option_is_checked():
 
 
 def test_backend_triton_without_triton_says_why(monkeypatch):
-    monkeypatch.setattr(MMD_MODULE, "triton_unavailable_reason", lambda dev, dt: "no triton here")
+    monkeypatch.setattr(_fused, "triton_unavailable_reason", lambda dev, dt: "no triton here")
     with pytest.raises(RuntimeError, match="no triton here"):
         mmd(torch.randn(10, 3), torch.randn(12, 3), backend="triton")
 

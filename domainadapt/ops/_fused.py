@@ -22,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["BACKENDS", "fused_quad", "triton_unavailable_reason"]
+__all__ = ["BACKENDS", "fused_quad", "fused_selftest", "triton_unavailable_reason", "use_fused"]
 
 #: Values of the ``backend`` option of the MMD functions.
 BACKENDS = ("auto", "torch", "triton")
@@ -65,13 +66,17 @@ def triton_unavailable_reason(device: torch.device, dtype: torch.dtype) -> str |
 
 
 def _blocks(d: int, interpret: bool) -> dict[str, int]:
+    """Block sizes: ``BM`` rows per program, ``BN`` columns per step, ``BD`` features per
+    distance step, ``BDO`` output features per backward program (a wider ``BDO`` means
+    fewer distance recomputations; the column step shrinks to keep its operand small)."""
     pow2 = 1 << max(int(d) - 1, 0).bit_length()
-    bd = min(max(pow2, 16), 32 if interpret else 64)
+    bdo = min(max(pow2, 16), 256)
     return {
         "BM": 32 if interpret else 64,
-        "BN": 32 if interpret else 64,
-        "BD": bd,
-        "BDO": min(max(pow2, 16), 128),
+        "BN": 32 if interpret or bdo > 128 else 64,
+        "BD": min(max(pow2, 16), 32 if interpret else 64),
+        "BDO": bdo,
+        "WARPS": 8 if bdo > 128 else 4,
     }
 
 
@@ -135,6 +140,7 @@ def _launch_grad(
         BD=b["BD"],
         BDO=b["BDO"],
         IEEE=ieee,
+        num_warps=b["WARPS"],
     )
     return out
 
@@ -184,6 +190,44 @@ def gaussian_exponents(sigma: Tensor, multipliers: Sequence[float], dtype: torch
     return torch.stack([-0.5 / (s * float(m)) ** 2 for m in multipliers]).contiguous()
 
 
+@functools.cache
+def fused_selftest(
+    device: torch.device, dtype: torch.dtype, d: int, n_bandwidths: int
+) -> str | None:
+    """Compile and check both kernels once per configuration; why they fail, or ``None``.
+
+    ``backend="auto"`` runs this before its first fused call with these block sizes, on
+    a 48-row problem, against the plain autograd value and gradient in float64, and
+    falls back to the torch path with a warning if the kernels do not compile (e.g. out
+    of shared memory on some GPU) or disagree. Costs one compilation and one host sync
+    per configuration, never per step.
+    """
+    try:
+        g = torch.Generator().manual_seed(0)
+        Z = torch.randn(48, d, generator=g, dtype=torch.float64)
+        c = torch.cat([torch.full((30,), 1 / 30.0), torch.full((18,), -1 / 18.0)])[:, None]
+        c = c.to(torch.float64)
+        lam = torch.ones(1, dtype=torch.float64)
+        sigma = torch.tensor(float(d) ** 0.5, dtype=torch.float64)
+        mults = tuple(2.0 ** (u - n_bandwidths // 2) for u in range(n_bandwidths))
+        Zr = Z.clone().requires_grad_()
+        D = ((Zr[:, None, :] - Zr[None, :, :]) ** 2).sum(-1)
+        K = sum(torch.exp(-D / (2 * (sigma * m) ** 2)) for m in mults) / n_bandwidths
+        ref = (c * (K @ c)).sum()
+        (gref,) = torch.autograd.grad(ref, Zr)
+        Zd = Z.to(device=device, dtype=dtype).requires_grad_()
+        out = fused_quad(c.to(device, dtype), lam.to(device, dtype), sigma.to(device), mults, Zd)
+        (gout,) = torch.autograd.grad(out, Zd)
+        tol = 1e-3 if dtype == torch.float32 else 1e-8
+        err_v = abs(float(out) - float(ref)) / abs(float(ref))
+        err_g = float((gout.double().cpu() - gref).abs().max() / gref.abs().max())
+        if not (err_v < tol and err_g < tol):
+            return f"the fused kernel disagrees with autograd (relative errors {err_v:.1e}, {err_g:.1e})"
+    except Exception as exc:  # a compilation or launch failure is a reason, not a crash
+        return f"the fused kernel failed to run: {type(exc).__name__}: {str(exc)[:300]}"
+    return None
+
+
 def fused_quad(
     C: Tensor, lam: Tensor, sigma: Tensor, multipliers: Sequence[float], Z: Tensor
 ) -> Tensor:
@@ -213,3 +257,51 @@ def fused_quad(
         )
     coef = gaussian_exponents(sigma, multipliers, Z.dtype)
     return _FusedQuad.apply(C.to(Z.dtype), lam.to(Z.dtype), coef, Z)
+
+
+def use_fused(
+    specs: Sequence[Any], Z: Tensor, N: int, block_size: int | None, backend: str, direct_max: int
+) -> bool:
+    """Whether the fused Triton kernel computes the MMD quadratic form.
+
+    ``specs`` are the layers' :class:`.kernels.KernelSpec`, ``Z`` the pooled sample in
+    the compute dtype, ``N`` its rows; ``direct_max`` the size of the direct path.
+
+    ``"triton"``: always (an error names what it does not support); ``"auto"``: on
+    float32 CUDA tensors, for one Gaussian layer above the direct size, when triton
+    imports and the kernels passed :func:`fused_selftest` for this feature
+    dimension (else a warning, once, and the torch path).
+    """
+    if backend == "torch":
+        return False
+    single = len(specs) == 1 and specs[0].name == "gaussian"
+    if backend == "triton":
+        if not single:
+            raise ValueError(
+                "backend='triton' supports one layer of the Gaussian kernel, got "
+                f"{[s.name for s in specs]}; use backend='torch' or 'auto'"
+            )
+        reason = triton_unavailable_reason(Z.device, Z.dtype)
+        if reason is not None:
+            raise RuntimeError(f"backend='triton' cannot run: {reason}")
+        return True
+    if not single or Z.device.type != "cuda" or Z.dtype != torch.float32:
+        return False  # float64 only when asked for: fp64 tl.dot is not on every GPU
+    if N <= min(direct_max, block_size or N):
+        return False
+    if triton_unavailable_reason(Z.device, Z.dtype) is not None:
+        return False
+    failed = fused_selftest(Z.device, Z.dtype, Z.shape[1], len(specs[0].multipliers))
+    if failed is not None:
+        _warn_fallback(failed)
+        return False
+    return True
+
+
+@functools.cache
+def _warn_fallback(reason: str) -> None:
+    warnings.warn(
+        f"ops.mmd: {reason}; using the torch tiled path (backend='torch') instead",
+        RuntimeWarning,
+        stacklevel=4,
+    )

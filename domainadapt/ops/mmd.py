@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._fused import BACKENDS, fused_quad, triton_unavailable_reason
+from ._fused import BACKENDS, fused_quad, use_fused
 from ._options import MMDOptions, resolve_mmd_options, takes_mmd_options
 from ._tiled import _is_pow2, tiled_bilinear
 from ._tiling import auto_block_size
@@ -131,35 +131,6 @@ def _auto_block(specs: Sequence[KernelSpec], Zs: list[Tensor], N: int) -> int:
     )
 
 
-def _use_fused(
-    specs: Sequence[KernelSpec], Z: Tensor, N: int, block_size: int | None, backend: str
-) -> bool:
-    """Whether the fused Triton kernel computes the quadratic form.
-
-    ``"triton"``: always (an error names what it does not support); ``"auto"``: on
-    float32 CUDA tensors, for one Gaussian layer above the direct size, when triton
-    imports.
-    """
-    if backend == "torch":
-        return False
-    single = len(specs) == 1 and specs[0].name == "gaussian"
-    if backend == "triton":
-        if not single:
-            raise ValueError(
-                "backend='triton' supports one layer of the Gaussian kernel, got "
-                f"{[s.name for s in specs]}; use backend='torch' or 'auto'"
-            )
-        reason = triton_unavailable_reason(Z.device, Z.dtype)
-        if reason is not None:
-            raise RuntimeError(f"backend='triton' cannot run: {reason}")
-        return True
-    if not single or Z.device.type != "cuda" or Z.dtype != torch.float32:
-        return False  # float64 only when asked for: fp64 tl.dot is not on every GPU
-    if N <= min(DIRECT_MAX, block_size or N):
-        return False
-    return triton_unavailable_reason(Z.device, Z.dtype) is None
-
-
 @torch.compiler.disable
 def _fused_apply(C: Tensor, lam: Tensor, spec: KernelSpec, Z: Tensor) -> Tensor:
     return fused_quad(C, lam, spec.sigma, spec.multipliers, Z)
@@ -213,7 +184,7 @@ def _mmd_core(
     if len(specs) == 1 and specs[0].name == "linear":
         ZC = Zs[0].T @ C  # (d, r): K = Z Z^T, c^T K c = |Z^T c|^2
         value = ((ZC * ZC).sum(0) * lam).sum()
-    elif _use_fused(specs, Zs[0], N, block_size, backend):
+    elif use_fused(specs, Zs[0], N, block_size, backend, DIRECT_MAX):
         value = _fused_apply(C, lam, specs[0], Zs[0].contiguous())
     else:
         block = block_size or _auto_block(specs, Zs, N)
