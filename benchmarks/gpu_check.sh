@@ -5,7 +5,8 @@
 #     bash benchmarks/gpu_check.sh            # ~5 min on an H200
 #
 # 1. installs the project as it is in this tree (no network: --no-index, --no-deps;
-#    torch, and triton for the fused kernel, must already be installed),
+#    torch, and triton for the fused kernel, must already be installed; if the
+#    install fails, the tree is used through PYTHONPATH),
 # 2. runs every test marked `cuda` (fused kernel on the GPU, no host sync in the MMD
 #    losses under torch.cuda.set_sync_debug_mode("error"), CPU/GPU agreement),
 # 3. runs `python benchmarks/gpu.py --quick`, which writes benchmarks/results/gpu.md.
@@ -17,7 +18,11 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-$PY -m pip install -q --no-deps --no-build-isolation --no-index -e . || exit 1
+if ! $PY -m pip install -q --no-deps --no-build-isolation --no-index -e .; then
+    # e.g. a setuptools older than the build-system's: run from the tree instead
+    echo "install failed: running domainadapt from this tree (PYTHONPATH=$PWD)"
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
 $PY -c "import torch, sys; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available()); sys.exit(0 if torch.cuda.is_available() else 3)" || { echo "no CUDA device visible to torch"; exit 3; }
 $PY -c "import triton; print('triton', triton.__version__)" || echo "triton is not installed: the fused-kernel tests will skip and gpu.py reports why"
 
