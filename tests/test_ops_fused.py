@@ -245,3 +245,20 @@ def test_auto_picks_fused_on_cuda(monkeypatch):
     a = mmd(X, Y, multipliers=DAN)
     b = mmd(X, Y, multipliers=DAN, backend="torch")
     assert calls and float(a) == pytest.approx(float(b), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("mults", "k"),
+    [
+        ((0.25, 0.5, 1.0, 2.0, 4.0), 2),
+        ((4.0, 1.0, 0.5), 0),
+        ((1.0, 2**0.5, 2.0), 1),
+        ((1.0, 4.0, 16.0), 4),
+        ((0.5, 1.0, 3.0), 0),
+        ((1.0,), 0),
+        ((1.0, 2.0, 8.0), 0),
+    ],
+)
+def test_chain_squarings(mults, k):
+    """Squaring replaces exp only when every sorted ratio is the same power 2^(k/2)."""
+    assert _fused.chain_squarings(mults) == k

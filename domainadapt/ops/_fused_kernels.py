@@ -3,7 +3,10 @@
 Notation (see :mod:`._fused`): ``Z`` (N, d) the pooled, centred sample, ``SQ`` (N,)
 its squared row norms, ``C`` (N, RP) the MMD coefficient columns zero-padded to
 ``RP = 16`` (so they feed ``tl.dot``), ``P = C * lam`` likewise, ``COEF`` (M,) the
-exponents ``-1 / (2 sigma_u^2)`` of the bandwidths. The kernel matrix is
+exponents ``-1 / (2 sigma_u^2)`` of the bandwidths, largest bandwidth first. When the
+ratio of consecutive bandwidths is ``2^(CHAIN/2)`` for an integer ``CHAIN >= 1``
+(DAN's ``2^-2..2^2``: ``CHAIN = 2``) each tile takes one ``exp`` and ``CHAIN`` squarings per further
+bandwidth instead of one ``exp`` per bandwidth. The kernel matrix is
 ``K_ij = (1/M) sum_u exp(COEF_u D_ij)`` with ``D_ij = |z_i - z_j|^2`` (``D_ii = 0``).
 
 Neither kernel writes a tile of ``K`` to memory: each program owns ``BM`` rows,
@@ -79,6 +82,7 @@ def mmd_kc_kernel(
     stride_z,
     inv_m,
     M: tl.constexpr,
+    CHAIN: tl.constexpr,
     RP: tl.constexpr,
     BM: tl.constexpr,
     BN: tl.constexpr,
@@ -95,9 +99,17 @@ def mmd_kc_kernel(
         cols = j0 + tl.arange(0, BN)
         cmask = cols < N
         dist = _dist_tile(Z, SQ, rows, cols, rmask, cmask, sq_i, N, D, stride_z, BM, BN, BD, IEEE)
-        k = tl.zeros((BM, BN), dtype=Z.dtype.element_ty)
-        for u in tl.static_range(M):
-            k += tl.exp(dist * tl.load(COEF + u))
+        if CHAIN > 0:  # ratios 2^(CHAIN/2): one exp, then CHAIN squarings per bandwidth
+            t = tl.exp(dist * tl.load(COEF))
+            k = t
+            for _u in tl.static_range(1, M):
+                for _s in tl.static_range(CHAIN):
+                    t = t * t
+                k += t
+        else:
+            k = tl.zeros((BM, BN), dtype=Z.dtype.element_ty)
+            for u in tl.static_range(M):
+                k += tl.exp(dist * tl.load(COEF + u))
         cj = tl.load(C + cols[:, None] * RP + rs[None, :], mask=cmask[:, None], other=0.0)
         if IEEE:
             acc += tl.dot(k, cj, input_precision="ieee")
@@ -119,6 +131,7 @@ def mmd_grad_kernel(
     stride_z,
     inv_m,
     M: tl.constexpr,
+    CHAIN: tl.constexpr,
     RP: tl.constexpr,
     BM: tl.constexpr,
     BN: tl.constexpr,
@@ -141,10 +154,20 @@ def mmd_grad_kernel(
         cols = j0 + tl.arange(0, BN)
         cmask = cols < N
         dist = _dist_tile(Z, SQ, rows, cols, rmask, cmask, sq_i, N, D, stride_z, BM, BN, BD, IEEE)
-        kd = tl.zeros((BM, BN), dtype=Z.dtype.element_ty)
-        for u in tl.static_range(M):
-            cu = tl.load(COEF + u)
-            kd += cu * tl.exp(dist * cu)
+        if CHAIN > 0:
+            cu = tl.load(COEF)
+            t = tl.exp(dist * cu)
+            kd = cu * t
+            for _u in tl.static_range(1, M):
+                for _s in tl.static_range(CHAIN):
+                    t = t * t
+                cu = cu * (2.0**CHAIN)
+                kd += cu * t
+        else:
+            kd = tl.zeros((BM, BN), dtype=Z.dtype.element_ty)
+            for u in tl.static_range(M):
+                cu = tl.load(COEF + u)
+                kd += cu * tl.exp(dist * cu)
         cj = tl.load(C + cols[:, None] * RP + rs[None, :], mask=cmask[:, None], other=0.0)
         if IEEE:
             g = tl.dot(p_i, tl.trans(cj), input_precision="ieee")
