@@ -4,8 +4,8 @@ A host synchronisation inside a training loss (``.item()``, ``float(t)``, a Pyth
 ``if`` on a tensor, a blocking host-to-device copy) stalls every step on a GPU. On
 CUDA, :func:`torch.cuda.set_sync_debug_mode` turns each one into an error. On CPU the
 same Python-level mistakes are caught by making the tensor-to-Python conversions
-raise while the losses run forward and backward (``check_finite=False``: the value
-checks that are on by default on CPU are off by default on accelerators).
+raise while the losses run forward and backward (with the value checks that are on
+by default on CPU switched off, as they are by default on accelerators).
 """
 
 from __future__ import annotations
@@ -16,7 +16,18 @@ import importlib.util
 import pytest
 import torch
 
-from domainadapt.ops import DAN_MULTIPLIERS, JointMMDLoss, MMDLoss, bandwidth_heuristic, mmd
+from domainadapt.ops import (
+    DAN_MULTIPLIERS,
+    JointMMDLoss,
+    MMDLoss,
+    bandwidth_heuristic,
+    class_discrepancy_matrix,
+    contrastive_domain_discrepancy,
+    mmd,
+)
+from domainadapt.ops import _validation as validation_module
+from domainadapt.ops import kernels as kernels_module
+from domainadapt.ops import relation_losses as relation_module
 from domainadapt.ops.kernels import make_kernel
 
 _CONVERSIONS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist", "numpy", "cpu")
@@ -93,6 +104,13 @@ def _cases(device: str, backends: tuple[str, ...] = ("auto", "torch")):
             data(256, 256, 16),
             lambda X, Y: mmd(X, Y, estimator="linear", check_finite=False),
         ),
+        (
+            "CAN's contrastive domain discrepancy",
+            data(120, 100, 8),
+            lambda X, Y: contrastive_domain_discrepancy(
+                X, Y, torch.arange(120, device=X.device) % 3, (Y[:, :3] * 4).softmax(1), 3
+            ),
+        ),
     ]
     return cases
 
@@ -100,6 +118,9 @@ def _cases(device: str, backends: tuple[str, ...] = ("auto", "torch")):
 @pytest.mark.parametrize("case", range(len(_cases("cpu"))))
 def test_losses_make_no_tensor_to_python_conversion(monkeypatch, case):
     name, (X, Y), loss = _cases("cpu")[case]
+    # the value checks run by default on CPU only: off here, as on accelerators
+    for module in (validation_module, kernels_module, relation_module):
+        monkeypatch.setattr(module, "want_value_checks", lambda t, check: bool(check))
     with no_tensor_to_python(monkeypatch):
         value = loss(X, Y)
         value.backward()
@@ -151,3 +172,28 @@ def test_cuda_losses_never_synchronise(triton):
     finally:
         torch.cuda.set_sync_debug_mode(previous)
     torch.cuda.synchronize()
+
+
+@pytest.mark.parametrize("present", [(0, 1, 2), (1, 2), (2,), ()])
+@pytest.mark.parametrize("contrastive", [True, False])
+def test_cdd_without_host_counts_matches_a_loop_over_shared_classes(present, contrastive):
+    """CDD written with weights (no class count read back) equals its definition."""
+    g = torch.Generator().manual_seed(len(present))
+    S = torch.randn(40, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    T = torch.randn(30, 5, generator=g, dtype=torch.float64) + 0.3
+    ys = torch.arange(40) % 3
+    yt = torch.tensor([present[i % len(present)] if present else 0 for i in range(30)])
+    if not present:  # no class in both domains
+        ys = torch.zeros(40, dtype=torch.long)
+        yt = torch.ones(30, dtype=torch.long)
+    out = contrastive_domain_discrepancy(S, T, ys, yt, 3, contrastive=contrastive, bandwidth=1.5)
+    D, both = class_discrepancy_matrix(S, T, ys, yt, 3, bandwidth=1.5)
+    shared = [c for c in range(3) if both[c, c]]
+    M = len(shared)
+    ref = sum(D[c, c] for c in shared) / M if M else S.sum() * 0.0
+    if contrastive and M >= 2:
+        ref = ref - sum(D[c, k] for c in shared for k in shared if c != k) / (M * (M - 1))
+    assert float(out.detach()) == pytest.approx(float(ref.detach()), rel=1e-12, abs=1e-15)
+    (g_out,) = torch.autograd.grad(out, S)
+    (g_ref,) = torch.autograd.grad(ref, S)
+    torch.testing.assert_close(g_out, g_ref, rtol=1e-10, atol=1e-14)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._validation import want_value_checks
 from .kernels import kernel_matrix
 
 __all__ = [
@@ -176,7 +177,12 @@ def _class_weights(labels: Tensor, n_classes: int, name: str) -> Tensor:
     if labels.dim() == 1:
         if labels.dtype.is_floating_point:
             raise TypeError(f"{name} must be integer class indices or (n, C) probabilities.")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        # on accelerators the range check would synchronise; one_hot's scatter asserts there
+        if (
+            want_value_checks(labels, None)
+            and labels.numel()
+            and (int(labels.min()) < 0 or int(labels.max()) >= n_classes)
+        ):
             raise ValueError(f"{name} must lie in [0, {n_classes}); got values outside.")
         return F.one_hot(labels.long(), n_classes).to(torch.get_default_dtype())
     if labels.dim() == 2 and labels.shape[1] == n_classes:
@@ -276,15 +282,16 @@ def contrastive_domain_discrepancy(
         bandwidth=bandwidth,
         multipliers=multipliers,
     )
-    diag = torch.diagonal(present)
-    M = int(diag.sum())
-    if M == 0:
-        return D.sum() * 0.0  # no shared class: no signal, keep the graph
-    intra = torch.diagonal(D)[diag].sum() / M
-    if not contrastive or M < 2:
+    # masks as weights, no count read back on the host (no synchronisation): with no
+    # shared class the loss is 0 (graph kept), with one only the intra term remains
+    w = torch.diagonal(present).to(D.dtype)
+    M = w.sum()
+    intra = (torch.diagonal(D) * w).sum() / M.clamp_min(1.0)
+    if not contrastive:
         return intra
-    keep = diag[:, None] & diag[None, :] & ~torch.eye(len(diag), dtype=torch.bool, device=D.device)
-    inter = D[keep].sum() / (M * (M - 1))
+    pairs = w[:, None] * w[None, :]
+    pairs = pairs - torch.diag_embed(w)  # c != c'
+    inter = (D * pairs).sum() / (M * (M - 1.0)).clamp_min(1.0)
     return intra - inter
 
 
