@@ -11,7 +11,6 @@ option checks at the end need no triton.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import torch
 from domainadapt.ops import _fused, joint_mmd, mmd
 
 MMD_MODULE = sys.modules["domainadapt.ops.mmd"]
-HAS_TRITON = importlib.util.find_spec("triton") is not None
+HAS_TRITON = _fused._import_error() is None  # tries to import triton, once
 HAS_CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if HAS_CUDA else "cpu"
 INTERPRETING = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")

@@ -43,9 +43,15 @@ _IEEE = True
 @functools.lru_cache(maxsize=1)
 def _import_error() -> str | None:
     try:
-        from . import _fused_kernels  # noqa: F401
-    except ImportError as exc:  # triton missing or broken
-        return f"triton cannot be imported ({exc}); install it with `pip install domainadapt[cuda]`"
+        from . import _fused_kernels
+    except ImportError as exc:  # triton broken in a way the module did not catch
+        error: ImportError | None = exc
+    else:
+        error = _fused_kernels.IMPORT_ERROR
+    if error is not None:
+        return (
+            f"triton cannot be imported ({error}); install it with `pip install domainadapt[cuda]`"
+        )
     return None
 
 

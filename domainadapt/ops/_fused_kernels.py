@@ -1,4 +1,4 @@
-"""Triton kernels of the fused Gaussian multi-bandwidth MMD (imported lazily: needs triton).
+"""Triton kernels of the fused Gaussian multi-bandwidth MMD (imported lazily; they need triton).
 
 Notation (see :mod:`._fused`): ``Z`` (N, d) the pooled, centred sample, ``SQ`` (N,)
 its squared row norms, ``C`` (N, RP) the MMD coefficient columns zero-padded to
@@ -24,11 +24,22 @@ bandwidth in registers and reduces them at once.
 
 from __future__ import annotations
 
-import triton
-import triton.language as tl
+try:
+    import triton
+    import triton.language as tl
+except ImportError as exc:  # importable without triton: pytest --doctest-modules imports
+    triton = tl = None  # every module, and _fused reports why the kernels cannot run
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
 
 
-@triton.jit
+def _jit(fn):
+    """``triton.jit`` where triton imports; the plain function (never launched) elsewhere."""
+    return fn if triton is None else triton.jit(fn)
+
+
+@_jit
 def _dist_tile(
     Z,
     SQ,
@@ -70,7 +81,7 @@ def _dist_tile(
     return dist
 
 
-@triton.jit
+@_jit
 def mmd_kc_kernel(
     Z,
     SQ,
@@ -118,7 +129,7 @@ def mmd_kc_kernel(
     tl.store(OUT + rows[:, None] * RP + rs[None, :], acc * inv_m, mask=rmask[:, None])
 
 
-@triton.jit
+@_jit
 def mmd_grad_kernel(
     Z,
     SQ,
