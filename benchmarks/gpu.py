@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/gpu.py --quick        # < 5 min on an H200
     python benchmarks/gpu.py                # more sizes, 3 repeats
+    python benchmarks/gpu.py --quick --tune-fused --skip-deep   # fused launch configs
     python benchmarks/gpu.py --allow-cpu --quick --out /tmp/gpu.md
 """
 
@@ -183,6 +184,60 @@ def mmd_row(n: int, d: int, dev: torch.device, repeats: int, mm: dict[int, float
     return cells
 
 
+# ----------------------------------------------------------------------------- tuning
+#: Launch parameters of the fused kernels tried by ``--tune-fused`` (``{}``: the defaults).
+FUSED_CONFIGS = [
+    {},
+    {"BM": 128, "BN": 64},
+    {"BM": 64, "BN": 128},
+    {"BM": 32, "BN": 64},
+    {"BM": 64, "BN": 64, "WARPS": 8, "FWD_WARPS": 8},
+    {"BM": 128, "BN": 128, "WARPS": 8, "FWD_WARPS": 8},
+    {"BD": 32},
+    {"BDO": 128},
+]
+
+
+def tune_fused(dev: torch.device, repeats: int, sizes=((16384, 64), (16384, 512))) -> list[str]:
+    """Rows ``| n | d | config | fwd+bwd (s) | vs default |`` for each fused launch config."""
+    from domainadapt.ops import _fused, bandwidth_heuristic, mmd
+
+    rows = []
+    for n, d in sizes:
+        g = torch.Generator().manual_seed(0)
+        X = torch.randn(n, d, generator=g).to(dev).requires_grad_()
+        Y = (torch.randn(n, d, generator=g) + 0.1).to(dev).requires_grad_()
+        sigma = bandwidth_heuristic(X, Y)
+        reason = _fused.triton_unavailable_reason(dev, torch.float32)
+        if reason:
+            rows.append(f"| {n} | {d} | - | {reason} | - |")
+            continue
+
+        def step(X=X, Y=Y, sigma=sigma) -> None:
+            X.grad = Y.grad = None
+            mmd(X, Y, bandwidth=sigma, multipliers=MULTIPLIERS, backend="triton").backward()
+
+        base = None
+        for cfg in FUSED_CONFIGS:
+            _fused.BLOCK_OVERRIDES.clear()
+            _fused.BLOCK_OVERRIDES.update(cfg)
+            name = ", ".join(f"{k}={v}" for k, v in cfg.items()) or "default"
+            try:
+                t = timed(step, dev, repeats)["time"]
+            except Exception as exc:  # e.g. out of shared memory: reported
+                rows.append(
+                    f"| {n} | {d} | {name} | error: {type(exc).__name__}: {str(exc)[:80]} | - |"
+                )
+                continue
+            finally:
+                _fused.BLOCK_OVERRIDES.clear()
+            base = t if base is None and not cfg else base
+            rel = f"{t / base:.2f}" if base else "-"
+            rows.append(f"| {n} | {d} | {name} | {t:.4f} | {rel} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
 # ----------------------------------------------------------------------------- deep
 def deep_data(n: int, d: int, seed: int = 0):
     """Two shifted Gaussian blobs per class, float32 (source labelled, target not)."""
@@ -235,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per MMD case (median)")
     ap.add_argument("--out", type=Path, default=None, help=f"report path (default {RESULTS})")
     ap.add_argument("--skip-deep", action="store_true", help="only the MMD table")
+    ap.add_argument(
+        "--tune-fused",
+        action="store_true",
+        help="also time the fused kernels under several launch configs (~1-2 min more)",
+    )
     a = ap.parse_args(argv)
     cuda = torch.cuda.is_available()
     if not cuda and not a.allow_cpu:
@@ -296,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
                 row = f"| {name} | {1e3 * t:.2f} | {rel} |"
             deep_rows.append(row)
             print(row, flush=True)
+    tune_rows: list[str] = []
+    tune_header = table_header(["n = m", "d", "fused launch config", "fwd+bwd (s)", "vs default"])
+    if a.tune_fused:
+        print(*tune_header, sep="\n", flush=True)
+        tune_sizes = [(16384, 64), (16384, 512)] if cuda else [max(sizes)]
+        tune_rows = tune_fused(dev, repeats, tune_sizes)
     elapsed = time.time() - started
     lines = [
         provenance(command_line(__file__, argv), seconds=elapsed),
@@ -327,6 +393,14 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *deep_header,
             *deep_rows,
+        ]
+    if tune_rows:
+        lines += [
+            "",
+            "Fused kernel launch configurations (`--tune-fused`, keys of `ops._fused._blocks`):",
+            "",
+            *tune_header,
+            *tune_rows,
         ]
     write_report(out, "GPU benchmark (issue #11)", lines)
     print(f"wrote {out}")

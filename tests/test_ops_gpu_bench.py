@@ -60,3 +60,12 @@ def test_direct_mmd_matches_the_library(gpu_bench):
     sigma = torch.tensor(1.7, dtype=torch.float64)
     ref = mmd(X, Y, bandwidth=sigma, multipliers=gpu_bench.MULTIPLIERS)
     assert float(gpu_bench.direct_mmd(X, Y, sigma)) == pytest.approx(float(ref), rel=1e-10)
+
+
+def test_tune_fused_reports_why_it_cannot_run_here(gpu_bench, monkeypatch):
+    from domainadapt.ops import _fused
+
+    monkeypatch.setattr(_fused, "triton_unavailable_reason", lambda dev, dt: "no fused here")
+    rows = gpu_bench.tune_fused(torch.device("cpu"), 1, [(32, 4)])
+    assert rows == ["| 32 | 4 | - | no fused here | - |"]
+    assert _fused.BLOCK_OVERRIDES == {}

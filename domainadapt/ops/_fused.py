@@ -72,19 +72,29 @@ def triton_unavailable_reason(device: torch.device, dtype: torch.dtype) -> str |
     return _import_error()
 
 
+#: Launch parameters overriding :func:`_blocks` on GPUs (``benchmarks/gpu.py
+#: --tune-fused`` sweeps them; empty in normal use). Keys as in :func:`_blocks`.
+BLOCK_OVERRIDES: dict[str, int] = {}
+
+
 def _blocks(d: int, interpret: bool) -> dict[str, int]:
     """Block sizes: ``BM`` rows per program, ``BN`` columns per step, ``BD`` features per
     distance step, ``BDO`` output features per backward program (a wider ``BDO`` means
-    fewer distance recomputations; the column step shrinks to keep its operand small)."""
+    fewer distance recomputations; the column step shrinks to keep its operand small),
+    ``WARPS`` / ``FWD_WARPS`` the warps of the backward / forward programs."""
     pow2 = 1 << max(int(d) - 1, 0).bit_length()
     bdo = min(max(pow2, 16), 256)
-    return {
+    b = {
         "BM": 32 if interpret else 64,
         "BN": 32 if interpret or bdo > 128 else 64,
         "BD": min(max(pow2, 16), 32 if interpret else 64),
         "BDO": bdo,
         "WARPS": 8 if bdo > 128 else 4,
+        "FWD_WARPS": 4,
     }
+    if not interpret:
+        b.update(BLOCK_OVERRIDES)
+    return b
 
 
 def _pad(C: Tensor) -> Tensor:
@@ -117,6 +127,7 @@ def _launch_kc(Zc: Tensor, sq: Tensor, Cp: Tensor, coef: Tensor, chain: int, iee
         BN=b["BN"],
         BD=b["BD"],
         IEEE=ieee,
+        num_warps=b["FWD_WARPS"],
     )
     return out
 
