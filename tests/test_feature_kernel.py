@@ -109,6 +109,31 @@ def test_rbf_tca_is_the_papers_eigenproblem(mu):
     np.testing.assert_allclose(Z, rbf(X_new, X, 1.7) @ tca.projection_, atol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(40, 30, 5), (12, 10, 40)])
+def test_linear_dual_tca_is_the_kernel_eigenproblem_with_k_equal_xxt(shape):
+    """kernel="linear_dual" is Pan et al.'s (K L K + mu I)^{-1} K H K with K = X X^T
+    (the ridge on the dual coefficients), solved without an n x n matrix."""
+    ns, nt, d = shape
+    X_s, y_s, X_t = small_problem(seed=6, ns=ns, nt=nt, d=d)
+    k, mu = 3, 0.5
+    tca = TCA(k, kernel="linear_dual", mu=mu).fit((X_s, y_s), X_t)
+    X = np.concatenate([X_s, X_t])
+    K = X @ X.T
+    L = mmd_matrix(ns, nt)
+    vals, W = leading_eig(K @ centring(len(X)) @ K, K @ L @ K + mu * np.eye(len(X)), k)
+    np.testing.assert_allclose(tca.eigenvalues_, vals, rtol=1e-7)
+    # the embedding of any row is k(x, X) W, with W normalised by W^T (KLK + mu I) W = I
+    W = W / np.sqrt(np.einsum("ij,ij->j", W, (K @ L @ K + mu * np.eye(len(X))) @ W))
+    X_new = np.random.default_rng(7).normal(size=(6, d))
+    for rows in (X_s, X_t, X_new):
+        np.testing.assert_allclose(
+            np.abs(tca.transform(rows)), np.abs(rows @ X.T @ W), rtol=1e-6, atol=1e-8
+        )
+    # a different problem from the primal one (the ridge is on other coefficients)
+    primal = TCA(k, mu=mu).fit((X_s, y_s), X_t)
+    assert not np.allclose(primal.eigenvalues_, tca.eigenvalues_)
+
+
 def test_rbf_bandwidth_defaults_to_the_median_heuristic():
     X_s, y_s, X_t = small_problem(seed=2)
     tca = TCA(3, kernel="rbf").fit((X_s, y_s), X_t)
@@ -224,7 +249,7 @@ def test_bad_parameters(shifted_blobs, est, match):
 # ----------------------------------------------------------------------------- JDA
 
 
-@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+@pytest.mark.parametrize("kernel", ["linear", "linear_dual", "rbf"])
 def test_jda_without_iterations_is_tca(kernel):
     X_s, y_s, X_t = small_problem(seed=4)
     tca = TCA(3, kernel=kernel, mu=0.3, bandwidth=1.5).fit((X_s, y_s), X_t)

@@ -52,8 +52,10 @@ class JDA(_KernelEmbedding):
     ----------
     n_components : int, default=100
         Embedding dimension ``k`` (clipped with a warning).
-    kernel : {"linear", "rbf"}, default="linear"
-        As in :class:`TCA` (linear: primal problem in ``d`` dimensions).
+    kernel : {"linear", "linear_dual", "rbf"}, default="linear"
+        As in :class:`TCA` (linear: primal problem in ``d`` dimensions;
+        ``"linear_dual"``: the kernel form with ``K = XX^T``, the ridge on the
+        dual coefficients, as the authors' code runs Office-Caltech10).
     reg : float, default=0.1
         Ridge :math:`\lambda > 0`.
     n_iter : int, default=10

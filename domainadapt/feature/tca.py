@@ -15,6 +15,10 @@ formed. Which ``F``:
 
 * linear kernel: ``F = X`` (the primal problem of the JDA paper, ``d x d``;
   when ``d > n`` the same problem restricted to the row space of ``X``);
+* ``"linear_dual"``: the kernel problem for ``K = X X^T`` (the ridge falls on the
+  dual coefficients, as in the TCA paper and the JDA release's ``'linear'``
+  option), solved exactly as ``F = U S^2 = X V S`` with ``X = U S V^T`` (the
+  eigenvectors lie in the range of ``U``), so no ``n x n`` matrix is formed;
 * other kernels, exact: ``F = K`` (the ``n x n`` kernel matrix; the TCA paper's
   ``(K L K + mu I)^{-1} K H K``);
 * other kernels, Nyström with ``m`` landmarks: ``F = U S^2`` where
@@ -42,7 +46,7 @@ from ..base import FeatureAdapter
 
 __all__ = ["TCA", "centred_scatter", "mmd_embedding"]
 
-_KERNELS = ("linear", "rbf")
+_KERNELS = ("linear", "linear_dual", "rbf")
 #: Number of pooled rows above which ``n_landmarks="auto"`` switches Nyström on.
 AUTO_NYSTROEM_THRESHOLD = 2000
 #: Landmarks used by ``n_landmarks="auto"``.
@@ -167,7 +171,7 @@ class _KernelEmbedding(FeatureAdapter):
 
     def _resolve_landmarks(self, n: int) -> int | None:
         m = self.n_landmarks
-        if m is None or self.kernel == "linear":
+        if m is None or self.kernel != "rbf":
             return None
         if isinstance(m, str):  # "auto"
             return AUTO_NYSTROEM_LANDMARKS if n > AUTO_NYSTROEM_THRESHOLD else None
@@ -186,6 +190,17 @@ class _KernelEmbedding(FeatureAdapter):
         ``F = k(X, basis) @ _to_features``).
         """
         n, d = X.shape
+        if self.kernel == "linear_dual":
+            # K = X X^T = U S^2 U^T: the kernel problem restricted to a = U b is exact
+            # (a component outside the range of U only adds to the ridge), with F = U S^2
+            # = X V S; a new row x has k(x, X) U = x V S
+            self.bandwidth_ = None
+            self.n_landmarks_ = None
+            self._basis = None
+            _, s, vt = np.linalg.svd(X, full_matrices=False)
+            keep = s > s[0] * max(n, d) * np.finfo(np.float64).eps
+            self._to_features = vt[keep].T * s[keep]  # (d, r)
+            return X @ self._to_features
         if self.kernel == "linear":
             self.bandwidth_ = None
             self.n_landmarks_ = None
@@ -262,12 +277,18 @@ class TCA(_KernelEmbedding):
         Dimension of the embedding; clipped (with a warning) to the dimensions
         available (``n_features`` for the linear kernel, the rank of the
         kernel otherwise).
-    kernel : {"linear", "rbf"}, default="linear"
+    kernel : {"linear", "linear_dual", "rbf"}, default="linear"
         ``"linear"`` solves the primal problem in ``d`` dimensions,
         :math:`(X^\top H X) a = \phi (X^\top L X + \mu I) a`, embedding
         :math:`X A` (the JDA paper's form; its ridge is :math:`\mu\|A\|_F^2`,
         the RKHS norm of the projection, rather than :math:`\mu\|W\|_F^2`).
         ``"rbf"``: Gaussian kernel :math:`\exp(-\|x-x'\|^2/(2\sigma^2))`.
+        ``"linear_dual"``: the same linear kernel in the kernel form of the
+        TCA paper, :math:`K = XX^\top`, whose ridge :math:`\mu\|W\|_F^2`
+        falls on the dual coefficients (what the JDA authors' code calls
+        ``'linear'``); measured against the primal it penalises the
+        low-variance directions more. Solved exactly without an ``n x n``
+        matrix (one thin SVD of the pooled rows).
     mu : float, default=1.0
         Trade-off :math:`\mu > 0` between the MMD term and the ridge.
     bandwidth : float, optional
