@@ -155,7 +155,8 @@ def test_cuda_losses_never_synchronise(triton):
     """Forward and backward of every case under ``set_sync_debug_mode("error")``."""
     if triton and importlib.util.find_spec("triton") is None:
         pytest.skip("triton is not installed")
-    backends = ("triton", "torch") if triton else ("torch",)
+    # "auto" is what DAN trains with: the fused kernel when triton imports, else torch
+    backends = ("auto", "triton", "torch") if triton else ("auto", "torch")
     cases = _cases("cuda", backends)
     for _, (X, Y), loss in cases:  # warm-up: compile kernels, fill the caching allocators
         loss(X, Y).backward()

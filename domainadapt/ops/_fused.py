@@ -300,6 +300,7 @@ def fused_quad(
     return _FusedQuad.apply(C.to(Z.dtype), lam.to(Z.dtype), coef, Z, chain)
 
 
+@torch.compiler.disable  # the checks (and the one-time self-test) run eagerly
 def use_fused(
     specs: Sequence[Any], Z: Tensor, N: int, block_size: int | None, backend: str, direct_max: int
 ) -> bool:
