@@ -136,7 +136,11 @@ def test_selftest_passes_and_reports_failures(monkeypatch):
     dev = torch.device(DEVICE)
     _fused.fused_selftest.cache_clear()
     try:
-        assert _fused.fused_selftest(dev, torch.float32, 20, 5) is None
+        assert _fused.fused_selftest(dev, torch.float32, 20, 5, 2) is None  # DAN's chain
+        assert _fused.fused_selftest(dev, torch.float64, 7, 3, 0) is None  # exp per bandwidth
+        _fused.fused_selftest.cache_clear()
+        with torch.inference_mode():  # the first auto call may come while evaluating
+            assert _fused.fused_selftest(dev, torch.float32, 20, 5) is None
 
         def broken(*args, **kwargs):
             raise RuntimeError("out of resources: shared memory")

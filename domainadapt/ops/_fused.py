@@ -232,9 +232,10 @@ def chain_squarings(multipliers: Sequence[float]) -> int:
 
 @functools.cache
 def fused_selftest(
-    device: torch.device, dtype: torch.dtype, d: int, n_bandwidths: int
+    device: torch.device, dtype: torch.dtype, d: int, n_bandwidths: int, chain: int = 0
 ) -> str | None:
-    """Compile and check both kernels once per configuration; why they fail, or ``None``.
+    """Compile and check both kernels once per configuration (feature dimension, number
+    of bandwidths, squaring chain: the kernels' specialisations); why they fail, or ``None``.
 
     ``backend="auto"`` runs this before its first fused call with these block sizes, on
     a 48-row problem, against the plain autograd value and gradient in float64, and
@@ -243,26 +244,31 @@ def fused_selftest(
     per configuration, never per step.
     """
     try:
-        g = torch.Generator().manual_seed(0)
-        Z = torch.randn(48, d, generator=g, dtype=torch.float64)
-        c = torch.cat([torch.full((30,), 1 / 30.0), torch.full((18,), -1 / 18.0)])[:, None]
-        c = c.to(torch.float64)
-        lam = torch.ones(1, dtype=torch.float64)
-        sigma = torch.tensor(float(d) ** 0.5, dtype=torch.float64)
-        mults = tuple(2.0 ** (u - n_bandwidths // 2) for u in range(n_bandwidths))
-        Zr = Z.clone().requires_grad_()
-        D = ((Zr[:, None, :] - Zr[None, :, :]) ** 2).sum(-1)
-        K = sum(torch.exp(-D / (2 * (sigma * m) ** 2)) for m in mults) / n_bandwidths
-        ref = (c * (K @ c)).sum()
-        (gref,) = torch.autograd.grad(ref, Zr)
-        Zd = Z.to(device=device, dtype=dtype).requires_grad_()
-        out = fused_quad(c.to(device, dtype), lam.to(device, dtype), sigma.to(device), mults, Zd)
-        (gout,) = torch.autograd.grad(out, Zd)
-        tol = 1e-3 if dtype == torch.float32 else 1e-8
-        err_v = abs(float(out) - float(ref)) / abs(float(ref))
-        err_g = float((gout.double().cpu() - gref).abs().max() / gref.abs().max())
-        if not (err_v < tol and err_g < tol):
-            return f"the fused kernel disagrees with autograd (relative errors {err_v:.1e}, {err_g:.1e})"
+        # the first auto call may come under no_grad / inference_mode (evaluation)
+        with torch.inference_mode(False), torch.enable_grad():
+            g = torch.Generator().manual_seed(0)
+            Z = torch.randn(48, d, generator=g, dtype=torch.float64)
+            c = torch.cat([torch.full((30,), 1 / 30.0), torch.full((18,), -1 / 18.0)])[:, None]
+            c = c.to(torch.float64)
+            lam = torch.ones(1, dtype=torch.float64)
+            sigma = torch.tensor(float(d) ** 0.5, dtype=torch.float64)
+            ratio = 2.0 ** (chain / 2) if chain else 1.7  # the same CHAIN specialisation
+            mults = tuple(ratio ** (u - n_bandwidths // 2) for u in range(n_bandwidths))
+            Zr = Z.clone().requires_grad_()
+            D = ((Zr[:, None, :] - Zr[None, :, :]) ** 2).sum(-1)
+            K = sum(torch.exp(-D / (2 * (sigma * m) ** 2)) for m in mults) / n_bandwidths
+            ref = (c * (K @ c)).sum()
+            (gref,) = torch.autograd.grad(ref, Zr)
+            Zd = Z.to(device=device, dtype=dtype).requires_grad_()
+            out = fused_quad(
+                c.to(device, dtype), lam.to(device, dtype), sigma.to(device), mults, Zd
+            )
+            (gout,) = torch.autograd.grad(out, Zd)
+            tol = 1e-3 if dtype == torch.float32 else 1e-8
+            err_v = abs(float(out.detach()) - float(ref.detach())) / abs(float(ref.detach()))
+            err_g = float((gout.double().cpu() - gref).abs().max() / gref.abs().max())
+            if not (err_v < tol and err_g < tol):
+                return f"the fused kernel disagrees with autograd (relative errors {err_v:.1e}, {err_g:.1e})"
     except Exception as exc:  # a compilation or launch failure is a reason, not a crash
         return f"the fused kernel failed to run: {type(exc).__name__}: {str(exc)[:300]}"
     return None
@@ -333,7 +339,8 @@ def use_fused(
         return False
     if triton_unavailable_reason(Z.device, Z.dtype) is not None:
         return False
-    failed = fused_selftest(Z.device, Z.dtype, Z.shape[1], len(specs[0].multipliers))
+    mults = specs[0].multipliers
+    failed = fused_selftest(Z.device, Z.dtype, Z.shape[1], len(mults), chain_squarings(mults))
     if failed is not None:
         _warn_fallback(failed)
         return False
