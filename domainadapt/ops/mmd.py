@@ -114,6 +114,9 @@ def _quad_direct(C: Tensor, lam: Tensor, specs: Sequence[KernelSpec], Zs: list[T
     for s, Z in zip(specs, Zs):
         k = direct_kernel(s, Z)
         K = k if K is None else K * k
+    if C.shape[1] == 1:  # biased: one quadratic form, fewer small ops
+        c = C[:, 0]
+        return lam[0] * (c @ (K @ c))
     return ((C * (K @ C)).sum(0) * lam).sum()
 
 
@@ -187,7 +190,8 @@ def _mmd_core(
     elif use_fused(specs, Zs[0], N, block_size, backend, DIRECT_MAX):
         value = _fused_apply(C, lam, specs[0], Zs[0].contiguous())
     else:
-        block = block_size or _auto_block(specs, Zs, N)
+        # every automatic tile is >= min(N, DIRECT_MAX): small inputs skip the rule
+        block = block_size or (N if N <= DIRECT_MAX else _auto_block(specs, Zs, N))
         if N <= min(DIRECT_MAX, block):
             value = _quad_direct(C, lam, specs, Zs)
         else:
