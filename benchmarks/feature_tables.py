@@ -16,6 +16,8 @@ histogram L1-normalised, then z-scored within each domain
   ``1000 * pair_index + round``); all target images are tested.
 * ``full`` (JDA / JGSA papers, CORAL paper Table 3): all source and all target
   images, one run.
+* ``jda-paper`` and ``sa-paper``: the papers' own protocols, with the settings their
+  released code uses passed explicitly (``benchmarks/_office_protocols.py``; issue #16).
 
 Each adapter is fitted once per (pair, round) and its representation is scored
 by two classifiers: a linear SVM (``LinearSVC``, C from {1e-3, 1e-2, 1e-1, 1}
@@ -41,6 +43,7 @@ Usage::
 
     DOMAINADAPT_DATA=/path/to/data python benchmarks/feature_tables.py \\
         [--rounds 20] [--tables mnist-usps,office] [--methods NA,SA,...] [--no-skada]
+        [--protocols standard,full,jda-paper,sa-paper]
 """
 
 from __future__ import annotations
@@ -64,6 +67,15 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import command_line, machine_info, provenance, write_report  # noqa: E402
 from _feature_papers import MNIST_PAPER, OFFICE_NOTE, OFFICE_PAPER, PAPER_SOURCE  # noqa: E402
+from _feature_skada import skada_adapters, skada_available, skada_score  # noqa: E402
+from _office_protocols import (  # noqa: E402
+    PAPER_CLASSIFIERS,
+    PAPER_PROTOCOLS,
+    PREPROCESSING,
+    SAKernel,
+    paper_methods,
+    score_sa_kernel,
+)
 from office_caltech_coral import C_GRID, LETTER, PAIRS, subsample  # noqa: E402
 
 from domainadapt import Domain  # noqa: E402
@@ -174,6 +186,8 @@ MNIST_METHODS = method_table(
 
 
 def office_methods(protocol: str) -> dict[str, tuple[Callable[[], Representation], str]]:
+    if protocol in PAPER_PROTOCOLS:
+        return paper_methods(protocol, office_methods("full"))
     standard = protocol == "standard"
     return method_table(
         "z-scored SURF",
@@ -202,52 +216,30 @@ CLASSIFIERS = {
     "1-NN": lambda seed: KNeighborsClassifier(1),
     "linear SVM": linear_svm,
 }
+SVM_TEXT = "LinearSVC, C ∈ {1e-3, 1e-2, 1e-1, 1} by 2-fold stratified CV on the adapted source"
+
+
+def office_classifiers(protocol: str) -> dict[str, tuple[Callable | None, str]]:
+    """name -> (factory(seed) or None for the SA release's SVM, description)."""
+    ours = {"1-NN": (CLASSIFIERS["1-NN"], "1-NN (Euclidean)"), "linear SVM": (linear_svm, SVM_TEXT)}
+    if protocol == "jda-paper":
+        return {**PAPER_CLASSIFIERS[protocol], "linear SVM": ours["linear SVM"]}
+    return PAPER_CLASSIFIERS.get(protocol, ours)
+
+
+def score_office(make_clf, rep: tuple, ys, yt, seed: int) -> float:
+    """Score one representation; ``make_clf=None`` is the SA release's SVM (LIBSVM linear
+    on the features of a method without the release's similarity)."""
+    Zs, Zt = rep[0], rep[1]
+    if make_clf is None:
+        if len(rep) > 2 and isinstance(rep[2], SAKernel):
+            return score_sa_kernel(rep[2], yt, seed)
+        make_clf = PAPER_CLASSIFIERS["sa-paper"]["LIBSVM linear"][0]
+    return score(make_clf(seed), Zs, ys, Zt, yt)
 
 
 def score(clf, Zs, ys, Zt, yt) -> float:
     return float(np.mean(clf.fit(Zs, ys).predict(Zt) == yt))
-
-
-# ----------------------------------------------------------------------------- skada (optional)
-def skada_available() -> bool:
-    try:
-        import skada  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def skada_adapters(settings: str) -> dict[str, Callable]:
-    """skada's adapters with their defaults, or with the settings of our rows."""
-    import skada
-
-    if settings == "default":
-        return {
-            "SA": lambda: skada.SubspaceAlignmentAdapter(),
-            "TCA": lambda: skada.TransferComponentAnalysisAdapter(),
-            "CORAL": lambda: skada.CORALAdapter(),
-            "OT": lambda: skada.OTMappingAdapter(),
-        }
-    return {
-        "SA": lambda: skada.SubspaceAlignmentAdapter(n_components=50),
-        "TCA": lambda: skada.TransferComponentAnalysisAdapter(
-            kernel="linear", n_components=100, mu=0.1
-        ),
-        "CORAL": lambda: skada.CORALAdapter(reg=1.0),
-        "OT": lambda: skada.EntropicOTMappingAdapter(reg_e=0.1, norm="median"),
-    }
-
-
-def skada_score(make_adapter, clf, source: Domain, target: Domain) -> float:
-    from skada import make_da_pipeline
-
-    X = np.vstack([source.X, target.X])
-    y = np.concatenate([source.y, -np.ones(len(target.X), dtype=source.y.dtype)])
-    sd = np.concatenate([np.ones(len(source.X), dtype=int), -np.ones(len(target.X), dtype=int)])
-    pipe = make_da_pipeline(make_adapter(), clf)
-    pipe.fit(X, y, sample_domain=sd)
-    pred = pipe.predict(target.X, sample_domain=-np.ones(len(target.X), dtype=int))
-    return float(np.mean(pred == target.y))
 
 
 # ----------------------------------------------------------------------------- table A
@@ -321,7 +313,8 @@ def run_office(
     domains = load_office_caltech_surf(data_home=data_home, preprocess="zscore")
     n_rounds = rounds if protocol == "standard" else 1
     table = office_methods(protocol)
-    acc = {(clf, m): np.zeros((len(PAIRS), n_rounds)) for clf in CLASSIFIERS for m in methods}
+    classifiers = office_classifiers(protocol)
+    acc = {(clf, m): np.zeros((len(PAIRS), n_rounds)) for clf in classifiers for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
     skada_acc: dict[tuple[str, str], np.ndarray] = {}
     start_all = time.perf_counter()
@@ -332,10 +325,10 @@ def run_office(
             source = subsample(source_full, 20, rng) if protocol == "standard" else source_full
             for m in methods:
                 start = time.perf_counter()
-                Zs, Zt = table[m][0]()(source, target.X)
+                rep = table[m][0]()(source, target.X)
                 seconds[m] += time.perf_counter() - start
-                for clf_name, make_clf in CLASSIFIERS.items():
-                    acc[(clf_name, m)][i, r] = score(make_clf(r), Zs, source.y, Zt, target.y)
+                for clf_name, (make_clf, _) in classifiers.items():
+                    acc[(clf_name, m)][i, r] = score_office(make_clf, rep, source.y, target.y, r)
             if use_skada and protocol == "full":  # skada: full protocol and 1-NN only
                 for name, make in skada_adapters("default").items():
                     for clf_name, make_clf in [("1-NN", CLASSIFIERS["1-NN"])]:
@@ -365,6 +358,7 @@ def office_markdown(
     total: float,
 ) -> str:
     table = office_methods(protocol)
+    classifiers = office_classifiers(protocol)
     n_rounds = next(iter(acc.values())).shape[1]
     sampling = (
         f"{n_rounds} rounds; each draws min(20, class size) source images per class (seeds "
@@ -374,21 +368,19 @@ def office_markdown(
     )
     settings = "; ".join(f"{m}: {table[m][1]}" for m in methods)
     parts = []
-    for clf_name in CLASSIFIERS:
+    preprocessing = PREPROCESSING.get(
+        protocol, "each histogram L1-normalised, then z-scored within each domain"
+    )
+    for clf_name, (_, clf_text) in classifiers.items():
         paper = OFFICE_PAPER.get((protocol, clf_name), {})
-        clf_text = (
-            "1-NN (Euclidean)"
-            if clf_name == "1-NN"
-            else "LinearSVC, C ∈ {1e-3, 1e-2, 1e-1, 1} by 2-fold stratified CV on the adapted source"
-        )
         lines = [
             f"### Office-Caltech10 SURF, {protocol} protocol, {clf_name}",
             "",
-            f"Target accuracy (%), ours (paper). Sampling: {sampling}. Preprocessing: each "
-            "histogram L1-normalised, then z-scored within each domain. Classifier: "
+            f"Target accuracy (%), ours (paper). Protocol `{protocol}`. Sampling: {sampling}. "
+            f"Preprocessing: {preprocessing}. Classifier: "
             f"{clf_text}, trained on the adapted source. Settings: {settings}. Paper: "
             f"{PAPER_SOURCE[(protocol, clf_name)]}. Adapter fitting time over the whole "
-            f"protocol (shared by both classifiers): "
+            "protocol (shared by the classifiers): "
             + ", ".join(f"{m} {seconds[m]:.0f} s" for m in methods)
             + f"; total {total:.0f} s.",
             "",
@@ -432,7 +424,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="rounds of the standard protocol")
     parser.add_argument("--tables", default="mnist-usps,office")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=str(ALL_METHODS))
-    parser.add_argument("--protocols", default="standard,full")
+    parser.add_argument(
+        "--protocols", default="standard,full", help="standard, full, jda-paper, sa-paper"
+    )
     parser.add_argument("--no-skada", action="store_true", help="skip the skada columns")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
     parser.add_argument("--data-home", default=None)
@@ -465,10 +459,13 @@ def main() -> None:
             parts = []
             office = methods
             for protocol in [p.strip() for p in args.protocols.split(",") if p.strip()]:
+                if protocol not in ("standard", "full", *PAPER_PROTOCOLS):
+                    parser.error(f"unknown protocol {protocol!r}")
+                own = list(office_methods(protocol)) if protocol in PAPER_PROTOCOLS else office
                 acc, seconds, skada_acc, total = run_office(
-                    protocol, office, args.rounds, use_skada, args.data_home
+                    protocol, own, args.rounds, use_skada, args.data_home
                 )
-                text = office_markdown(protocol, office, acc, seconds, skada_acc, total)
+                text = office_markdown(protocol, own, acc, seconds, skada_acc, total)
                 print(text, "\n", flush=True)
                 parts += [text, ""]
             parts += [OFFICE_NOTE, ""]
