@@ -16,8 +16,9 @@ histogram L1-normalised, then z-scored within each domain
   ``1000 * pair_index + round``); all target images are tested.
 * ``full`` (JDA / JGSA papers, CORAL paper Table 3): all source and all target
   images, one run.
-* ``jda-paper`` and ``sa-paper``: the papers' own protocols, with the settings their
-  released code uses passed explicitly (``benchmarks/_office_protocols.py``; issue #16).
+* ``jda-paper``, ``sa-paper``, ``sa-sampled``: the papers' own protocols, with the
+  settings their released code uses passed explicitly
+  (``benchmarks/_office_protocols.py``; issue #16).
 
 Each adapter is fitted once per (pair, round) and its representation is scored
 by two classifiers: a linear SVM (``LinearSVC``, C from {1e-3, 1e-2, 1e-1, 1}
@@ -43,7 +44,7 @@ Usage::
 
     DOMAINADAPT_DATA=/path/to/data python benchmarks/feature_tables.py \\
         [--rounds 20] [--tables mnist-usps,office] [--methods NA,SA,...] [--no-skada]
-        [--protocols standard,full,jda-paper,sa-paper]
+        [--protocols standard,full,jda-paper,sa-paper,sa-sampled]
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ from _office_protocols import (  # noqa: E402
     PAPER_CLASSIFIERS,
     PAPER_PROTOCOLS,
     PREPROCESSING,
-    SAKernel,
+    SAMPLED,
     paper_methods,
-    score_sa_kernel,
+    score_office,
 )
 from office_caltech_coral import C_GRID, LETTER, PAIRS, subsample  # noqa: E402
 
@@ -227,17 +228,6 @@ def office_classifiers(protocol: str) -> dict[str, tuple[Callable | None, str]]:
     return PAPER_CLASSIFIERS.get(protocol, ours)
 
 
-def score_office(make_clf, rep: tuple, ys, yt, seed: int) -> float:
-    """Score one representation; ``make_clf=None`` is the SA release's SVM (LIBSVM linear
-    on the features of a method without the release's similarity)."""
-    Zs, Zt = rep[0], rep[1]
-    if make_clf is None:
-        if len(rep) > 2 and isinstance(rep[2], SAKernel):
-            return score_sa_kernel(rep[2], yt, seed)
-        make_clf = PAPER_CLASSIFIERS["sa-paper"]["LIBSVM linear"][0]
-    return score(make_clf(seed), Zs, ys, Zt, yt)
-
-
 def score(clf, Zs, ys, Zt, yt) -> float:
     return float(np.mean(clf.fit(Zs, ys).predict(Zt) == yt))
 
@@ -311,7 +301,7 @@ def run_office(
     protocol: str, methods: list[str], rounds: int, use_skada: bool, data_home: str | None
 ) -> tuple[dict, dict, dict, float]:
     domains = load_office_caltech_surf(data_home=data_home, preprocess="zscore")
-    n_rounds = rounds if protocol == "standard" else 1
+    n_rounds = rounds if protocol in SAMPLED else 1
     table = office_methods(protocol)
     classifiers = office_classifiers(protocol)
     acc = {(clf, m): np.zeros((len(PAIRS), n_rounds)) for clf in classifiers for m in methods}
@@ -322,10 +312,15 @@ def run_office(
         source_full, target = domains[LETTER[pair[0]]], domains[LETTER[pair[2]]]
         for r in range(n_rounds):
             rng = np.random.default_rng(1000 * i + r)
-            source = subsample(source_full, 20, rng) if protocol == "standard" else source_full
+            source = source_full
+            if protocol in SAMPLED:
+                per_class = (SAMPLED[protocol] or {}).get(source_full.name, 20)
+                source = subsample(source_full, per_class, rng)
             for m in methods:
                 start = time.perf_counter()
-                rep = table[m][0]()(source, target.X)
+                fn = table[m][0]()
+                extra = (source_full,) if getattr(fn, "needs_full_source", False) else ()
+                rep = fn(source, target.X, *extra)
                 seconds[m] += time.perf_counter() - start
                 for clf_name, (make_clf, _) in classifiers.items():
                     acc[(clf_name, m)][i, r] = score_office(make_clf, rep, source.y, target.y, r)
@@ -360,10 +355,16 @@ def office_markdown(
     table = office_methods(protocol)
     classifiers = office_classifiers(protocol)
     n_rounds = next(iter(acc.values())).shape[1]
+    per_class = (
+        "20 source images per class (8 when the source is DSLR or Webcam; fewer where a class "
+        "has fewer)"
+        if protocol == "sa-sampled"
+        else "min(20, class size) source images per class"
+    )
     sampling = (
-        f"{n_rounds} rounds; each draws min(20, class size) source images per class (seeds "
-        "1000·pair + round), all target images tested; mean ± std over rounds"
-        if protocol == "standard"
+        f"{n_rounds} rounds; each draws {per_class} (seeds 1000·pair + round), all target "
+        "images tested; mean ± std over rounds"
+        if protocol in SAMPLED
         else "all source and all target images, one run"
     )
     settings = "; ".join(f"{m}: {table[m][1]}" for m in methods)
@@ -425,7 +426,7 @@ def main() -> None:
     parser.add_argument("--tables", default="mnist-usps,office")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=str(ALL_METHODS))
     parser.add_argument(
-        "--protocols", default="standard,full", help="standard, full, jda-paper, sa-paper"
+        "--protocols", default="standard,full", help="standard, full, " + ", ".join(PAPER_PROTOCOLS)
     )
     parser.add_argument("--no-skada", action="store_true", help="skip the skada columns")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
