@@ -108,12 +108,12 @@ class GFK(FeatureAdapter):
     ----------
     kernel_ : ndarray of shape (n_features, n_features)
         :math:`G`.
-    components_ : ndarray of shape (n_features, 2 * n_components_)
+    components_ : ndarray of shape (n_features, 2 * ``n_components_``)
         :math:`G^{1/2}` restricted to its range: ``components_ @ components_.T == G``;
         rows map to ``(x - mean) @ components_``.
-    angles_ : ndarray of shape (n_components_,)
+    angles_ : ndarray of shape (``n_components_``,)
         Principal angles between the subspaces, increasing, in radians.
-    source_components_, target_components_ : ndarray of shape (n_features, n_components_)
+    source_components_, target_components_ : ndarray of shape (n_features, ``n_components_``)
         The PCA bases :math:`P_S`, :math:`P_T`.
     source_mean_, target_mean_ : ndarray of shape (n_features,)
         Means subtracted before mapping (zeros with ``center=False``).

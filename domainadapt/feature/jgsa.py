@@ -150,11 +150,11 @@ class JGSA(FeatureAdapter):
 
     Attributes
     ----------
-    source_projection_ : ndarray of shape (n_features, n_components_)
+    source_projection_ : ndarray of shape (n_features, ``n_components_``)
         ``A``: source rows map to ``X @ source_projection_``.
-    target_projection_ : ndarray of shape (n_features, n_components_)
+    target_projection_ : ndarray of shape (n_features, ``n_components_``)
         ``B``: target rows map to ``X @ target_projection_``.
-    eigenvalues_ : ndarray of shape (n_components_,)
+    eigenvalues_ : ndarray of shape (``n_components_``,)
         The generalized eigenvalues :math:`\phi` of the last solve, decreasing.
     n_components_ : int
     pseudo_labels_ : ndarray of shape (n_target,)
