@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["NEIGHBOUR_RATIO_MIN", "SMOOTH_RATIO_MIN", "neighbour_label_ratio"]
+__all__ = [
+    "NEIGHBOUR_RATIO_MIN",
+    "SMOOTH_RATIO_MIN",
+    "neighbour_label_ratio",
+    "warn_if_neighbours_uninformative",
+]
 
 #: Below this ratio of k-NN to linear cross-validated accuracy, neighbourhood-based
 #: strategies (label propagation, JDA's 1-NN pseudo-labels) are warned off: measured on the
@@ -62,3 +67,30 @@ def neighbour_label_ratio(
     knn = cross_val_score(KNeighborsClassifier(1, metric=metric), X, y, cv=folds).mean()
     linear = cross_val_score(LogisticRegression(max_iter=1000), X, y, cv=folds).mean()
     return float(knn / linear) if linear > 0 else float("nan")
+
+
+def warn_if_neighbours_uninformative(name: str, X, y, measured: str, stacklevel: int = 5) -> float:
+    """:func:`neighbour_label_ratio` of the source rows, with a warning below the threshold.
+
+    For strategies whose default pseudo-labels come from a 1-nearest-neighbour
+    classifier (JDA, JGSA): below :data:`NEIGHBOUR_RATIO_MIN` those labels are poor,
+    the class-conditional terms then align the wrong classes, and ``fit`` issues a
+    :class:`~domainadapt.NotApplicableWarning` that says so, with ``measured`` (what
+    the strategy lost where this held). Returns the ratio.
+    """
+    import warnings
+
+    from .exceptions import NotApplicableWarning
+
+    ratio = neighbour_label_ratio(X, y)
+    if ratio < NEIGHBOUR_RATIO_MIN:
+        warnings.warn(
+            f"{name}: on the source rows, 1-nearest-neighbour accuracy is only {ratio:.2f} x a "
+            "linear model's (cross-validated), so its default 1-NN pseudo-labels are poor and "
+            f"the class-conditional terms align the wrong classes; {name} is then likely to do "
+            f"worse than no adaptation (measured: {measured}). Prefer TCA or CORAL here, or "
+            "pass a pseudo_labeler.",
+            NotApplicableWarning,
+            stacklevel=stacklevel,
+        )
+    return ratio

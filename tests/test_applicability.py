@@ -10,7 +10,7 @@ import pytest
 from domainadapt import Domain, NotApplicableWarning
 from domainadapt._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from domainadapt.datasets import make_shifted_digits, make_topic_shift
-from domainadapt.feature import JDA
+from domainadapt.feature import JDA, JGSA
 from domainadapt.relation import LabelPropagation
 
 
@@ -38,14 +38,16 @@ def test_neighbour_ratio_is_one_when_both_classifiers_are_perfect():
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: LabelPropagation(), lambda: JDA(n_components=10, n_iter=1)],
-    ids=["label_propagation", "jda"],
+    "make", [lambda: LabelPropagation(), lambda: JDA(n_components=10, n_iter=1),
+             lambda: JGSA(n_components=10, n_iter=1)],
+    ids=["label_propagation", "jda", "jgsa"],
 )
 def test_neighbour_methods_warn_on_word_counts_not_on_pixels(make, text, digits):
     source, target = text
-    with pytest.warns(NotApplicableWarning, match="1-nearest-neighbour accuracy is only"):
+    with pytest.warns(NotApplicableWarning, match="1-nearest-neighbour accuracy is only") as rec:
         fitted = make().fit(source, Domain(target.X))
     assert fitted.neighbour_ratio_ < NEIGHBOUR_RATIO_MIN
+    assert {w.filename for w in rec} == {__file__}  # points at the user's fit call
     source, target = digits
     with warnings.catch_warnings():
         warnings.simplefilter("error", NotApplicableWarning)

@@ -19,6 +19,7 @@ from sklearn.base import clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils._param_validation import HasMethods
 
+from .._diagnostics import warn_if_neighbours_uninformative
 from .._domain import Domain
 from .._utils import Interval
 from ..base import FeatureAdapter
@@ -165,6 +166,15 @@ class JGSA(FeatureAdapter):
         :math:`\operatorname{tr}(W^\top S_{max} W) / \operatorname{tr}(W^\top S_{min} W)`).
     n_iter_ : int
         Solves run.
+    neighbour_ratio_ : float
+        With the default 1-NN pseudo-labeler: cross-validated 1-NN accuracy on the
+        source rows divided by a logistic regression's
+        (:func:`domainadapt._diagnostics.neighbour_label_ratio`); below 0.8 ``fit``
+        issues a :class:`~domainadapt.NotApplicableWarning`, as :class:`JDA` does
+        (measured with the defaults and a logistic regression downstream: ratios
+        1.04-1.06 on digit pixels, where JGSA gains 18-32 points; 0.53-0.74 on word
+        counts and Office-Caltech10 SURF, where it loses 2-14 points on average per
+        collection); ``nan`` with a given ``pseudo_labeler``.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -267,6 +277,12 @@ class JGSA(FeatureAdapter):
         self.n_components_ = k
         weights = (float(self.subspace_weight), float(self.target_weight),
                    float(self.discriminative_weight))
+        self.neighbour_ratio_ = (
+            warn_if_neighbours_uninformative(
+                "JGSA", Xs, source.y, measured="-4.6 and -8.3 points on average on "
+                "Office-Caltech10 under its two protocols, -14.3 on 400-word counts, with a "
+                "logistic regression downstream", stacklevel=5)
+            if self.pseudo_labeler is None else float("nan"))
         pseudo = self._pseudo_label(Xs, Xt, source, target)
         history: list[dict[str, float]] = []
         self.n_iter_ = 0
