@@ -8,7 +8,6 @@ re-estimating the target pseudo-labels between solves; the kernel features
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -18,10 +17,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 
-from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
+from .._diagnostics import warn_if_neighbours_uninformative
 from .._domain import Domain
 from .._utils import Interval
-from ..exceptions import NotApplicableWarning
 from .tca import (
     _clip_components,
     _KernelEmbedding,
@@ -226,18 +224,9 @@ class JDA(_KernelEmbedding):
         if source.y.dtype.kind == "f" and not np.all(np.mod(source.y, 1) == 0):
             raise ValueError(f"{name} needs class labels; source y looks continuous (regression).")
         if self.pseudo_labeler is None:
-            self.neighbour_ratio_ = neighbour_label_ratio(source.X, source.y)
-            if self.neighbour_ratio_ < NEIGHBOUR_RATIO_MIN:
-                warnings.warn(
-                    f"{name}: on the source rows, 1-nearest-neighbour accuracy is only "
-                    f"{self.neighbour_ratio_:.2f} x a linear model's (cross-validated), so its "
-                    "default 1-NN pseudo-labels are poor and the class-conditional terms "
-                    f"align the wrong classes; {name} is then likely to do worse than no "
-                    "adaptation (measured: -3.5 to -4.9 points on word counts). Prefer TCA or "
-                    "CORAL here, or pass a pseudo_labeler.",
-                    NotApplicableWarning,
-                    stacklevel=5,
-                )
+            self.neighbour_ratio_ = warn_if_neighbours_uninformative(
+                name, source.X, source.y, measured="-3.5 to -4.9 points on word counts",
+                stacklevel=6)
         else:
             self.neighbour_ratio_ = float("nan")
         rng = check_random_state(self.random_state)

@@ -8,11 +8,11 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from scipy.stats import norm
 from sklearn.utils.validation import check_is_fitted
 
 from .._domain import SOURCE, TARGET, Domain
