@@ -56,6 +56,8 @@ _BENCH_1NN = {
     # CVPR 2012) at d=30, 1-NN, as transcribed in jindongwang/transferlearning;
     # mean 43.1 over the 12 pairs
     "GFK": [46.03, 36.95, 40.76, 40.69, 36.95, 40.13, 24.76, 27.56, 85.35, 29.3, 28.71, 80.34],
+    # the same table's JGSA row (k=30, 1-NN); mean 50.6
+    "JGSA": [53.13, 48.47, 48.41, 41.5, 45.08, 45.22, 33.57, 40.81, 88.54, 30.28, 38.73, 93.22],
 }
 OFFICE_PAPER: dict[tuple[str, str], dict[str, list[float]]] = {
     ("standard", "linear SVM"): {
@@ -74,7 +76,7 @@ _FULL_1NN = OFFICE_PAPER[("full", "1-NN")]
 _FULL_SVM = OFFICE_PAPER[("full", "linear SVM")]
 # the papers' own protocols (benchmarks/_office_protocols.py)
 OFFICE_PAPER[("jda-paper", "1-NN")] = {
-    **{m: _FULL_1NN[m] for m in ("NA", "PCA", "TCA", "JDA")},
+    **{m: _FULL_1NN[m] for m in ("NA", "PCA", "TCA", "JDA", "JGSA")},
     "TCA-primal": _FULL_1NN["TCA"],
 }
 OFFICE_PAPER[("sa-paper", "1-NN")] = {m: _FULL_1NN[m] for m in ("NA", "SA")}
@@ -97,7 +99,8 @@ PAPER_SOURCE = {
 _JDA_T = (
     "Long et al. ICCV 2013, the Office-Caltech10 SURF rows of the results table the MNIST-USPS "
     "figures come from (NA, PCA, TCA, JDA; k=100, all images, 1-NN), as transcribed in "
-    "jindongwang/transferlearning (data/benchmark.md); TCA-primal is compared with the same TCA row"
+    "jindongwang/transferlearning (data/benchmark.md); TCA-primal is compared with the same TCA row; "
+    "JGSA: Zhang et al. CVPR 2017, the JGSA+1NN row (k=30) of the same compilation"
 )
 _CORAL_T3 = (
     "Sun et al. AAAI 2016 (CORAL), Table 3 (all images; NA, SA and TCA as run by Sun et al.), "
@@ -110,6 +113,10 @@ PAPER_SOURCE.update(
     {
         ("jda-paper", "1-NN"): _JDA_T,
         ("jda-paper", "linear SVM"): "none: the JDA paper reports 1-NN only",
+        ("meda-paper", "MEDA's classifier"): "none transcribed: MEDA's Office-Caltech10 table "
+        "(Wang et al. ACM MM 2018) is only an image in its release's README, and we found no "
+        "text copy of it",
+        ("meda-paper", "1-NN"): "none: the MEDA paper scores its own classifier",
         ("sa-paper", "1-NN"): "NA: Long et al. ICCV 2013; SA: Zhang et al. CVPR 2017 (JGSA paper), "
         "its Office-Caltech10 SURF table (SA at d=30, all images, 1-NN), as transcribed in "
         "jindongwang/transferlearning",
