@@ -84,7 +84,7 @@ class BDA(JDA):
         (:math:`d_M`) and separating each class's source rows from the target
         rows pseudo-labelled with it (:math:`d_c`),
         :math:`\mu = \bar d_c / (\bar d_c + d_M)`.
-    kernel : {"linear", "rbf"}, default="linear"
+    kernel : {"linear", "linear_dual", "rbf"}, default="linear"
         As in :class:`TCA`.
     reg : float, default=0.1
         Ridge :math:`\lambda > 0` (the paper's 0.1).
