@@ -466,18 +466,17 @@ def _evidence_against_baseline(by_fold: list[list[dict]], names: list[str],
     folds (the folds share the target rows, so their z are not independent);
     the scorers' z are then combined by Stouffer's sum.
     """
-    out = {}
+    base = names.index(_BASELINE)
+
+    def fold_z(rows_k: list[dict], i: int, s: str) -> float:
+        a, b = rows_k[i].get(f"rows_{s}"), rows_k[base].get(f"rows_{s}")
+        if rows_k[i]["error"] or a is None or b is None or len(a) != len(b):
+            return float("nan")
+        return paired_z(a, b)
+
+    out = {_BASELINE: float("nan")}
     for i, name in enumerate(names):
-        base = names.index(_BASELINE)
-        z_by_scorer = []
-        for s in scorers:
-            per_fold = []
-            for rows_k in by_fold:
-                a, b = rows_k[i].get(f"rows_{s}"), rows_k[base].get(f"rows_{s}")
-                if a is None or b is None or len(a) != len(b) or rows_k[i]["error"]:
-                    per_fold = []
-                    break
-                per_fold.append(paired_z(a, b))
-            z_by_scorer.append(float(np.mean(per_fold)) if per_fold else float("nan"))
-        out[name] = float("nan") if name == _BASELINE else combined_evidence(z_by_scorer)
+        if i != base:  # a scorer untestable in any fold gives NaN, which the sum leaves out
+            out[name] = combined_evidence(
+                [float(np.mean([fold_z(rows_k, i, s) for rows_k in by_fold])) for s in scorers])
     return out
