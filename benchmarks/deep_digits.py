@@ -410,9 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         + " | ".join(f"{d} (ours)" for d in dirs)
         + " | "
         + " | ".join(f"{d} (paper)" for d in dirs)
-        + " | paper row | source train acc (ours) | fit time per run (s) |"
+        + " | paper row | source train acc (ours) | fit time per run (s) | settings (not the "
+        "defaults) |"
     )
-    sep = "|" + "---|" * (4 + 2 * len(dirs))
+    sep = "|" + "---|" * (5 + 2 * len(dirs))
     rows = []
     for method in a.methods:
         ours = [_fmt([r["acc"] for r in results.get((method, d), [])], len(a.seeds)) for d in dirs]
@@ -427,7 +428,10 @@ def main(argv: list[str] | None = None) -> int:
         t = f"{np.median(times):.0f} (max {max(times):.0f})" if times else "-"
         src = _fmt([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])])
         rows.append(
-            f"| {LABEL[method]} | " + " | ".join(ours + paper) + f" | {ref_txt} | {src} | {t} |"
+            f"| {LABEL[method]} | " + " | ".join(ours + paper) + f" | {ref_txt} | {src} | {t} | "
+            + ", ".join(f"{k}={v!r}" for k, v in hyper_parameters(method, a.epochs, a.optim).items())
+            + (f", {MME_SHOTS} labelled target rows per class" if method == "mme" else "")
+            + ", LeNet() |"
         )
     table = [header, sep, *rows]
     print()
