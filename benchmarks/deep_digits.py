@@ -1,4 +1,5 @@
-"""Deep domain adaptation on MNIST ↔ USPS with a LeNet: source only, DANN, CDAN, CDAN+E, MCD, DAN.
+"""Deep domain adaptation on MNIST ↔ USPS with a LeNet: source only, DANN, CDAN, CDAN+E, MCD, DAN,
+SHOT, TENT, MCC, BNM, MME.
 
 Protocol (the ADDA protocol, Tzeng et al. CVPR 2017, Sec. 5.1 / Table 2):
 
@@ -16,7 +17,12 @@ Protocol (the ADDA protocol, Tzeng et al. CVPR 2017, Sec. 5.1 / Table 2):
   augmentation;
 * network: ``domainadapt.training.LeNet`` (two 5x5 conv layers, 500-unit
   fully connected layer with dropout 0.5, 10-way linear head), the same for
-  every method;
+  every method except TENT: TENT adapts only normalisation layers and refuses a
+  network without any (``ValueError``), and this LeNet has none, so TENT gets
+  :class:`LeNetBN` (the same LeNet with a BatchNorm after each convolution and
+  after the 500-unit layer, as TENT's digit experiments use a network with batch
+  normalisation). Its source model before adaptation (TENT's own source stage,
+  LeNetBN) is reported on its own row (``tent_source``), the baseline TENT must beat;
 * one rule for every method, never tuned on target labels: Adam, learning
   rate 1e-3 (ADDA's setting for training the source LeNet), weight decay 5e-4,
   batch 64 source + 64 target rows, ``--epochs`` passes over the source
@@ -58,10 +64,15 @@ from _common import command_line, machine_info, provenance, write_report
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_digits.md"
 DIRECTIONS = {"M2U": ("mnist", "usps"), "U2M": ("usps", "mnist")}
 N_TRAIN = {"mnist": 2000, "usps": 1800}  # ADDA protocol
-METHODS = ("source_only", "dann", "cdan", "cdan_e", "mcd", "dan", "shot", "mcc", "bnm", "mme")
+METHODS = (
+    "source_only", "dann", "cdan", "cdan_e", "mcd", "dan", "shot", "tent", "mcc", "bnm", "mme",
+    "mme1",
+)
 #: Labelled target rows per class given to the semi-supervised method (MME, Saito et al. 2019:
 #: 1- and 3-shot); the other methods never see a target label.
-MME_SHOTS = 3
+MME_SHOTS = {"mme": 3, "mme1": 1}
+#: rows printed by a TENT run besides its own: its source model before adaptation
+EXTRA_ROWS = {"tent": ("tent_source",)}
 LABEL = {
     "source_only": "Source only",
     "dann": "DANN",
@@ -72,7 +83,10 @@ LABEL = {
     "shot": "SHOT (source-free stage)",
     "mcc": "MCC",
     "bnm": "BNM",
-    "mme": f"MME ({MME_SHOTS} labelled target rows per class)",
+    "tent": "TENT (LeNetBN, 1 adaptation epoch)",
+    "tent_source": "TENT's source model before adaptation (LeNetBN)",
+    "mme": f"MME ({MME_SHOTS['mme']} labelled target rows per class)",
+    "mme1": f"MME ({MME_SHOTS['mme1']} labelled target row per class)",
 }
 
 # Published figures (target accuracy %, mean ± std where given), per direction.
@@ -103,11 +117,62 @@ OUR_PAPER_ROW = {  # which published row each of our methods corresponds to
     "shot": None,
     "mcc": None,
     "bnm": None,
+    "tent": None,
+    "tent_source": None,
     "mme": None,
+    "mme1": None,
 }
 
 
 # ----------------------------------------------------------------------------- methods
+def _lenet_bn_class():
+    import torch
+    from torch import nn
+
+    class LeNetBN(nn.Module):
+        """``domainadapt.training.LeNet`` with batch normalisation (for TENT).
+
+        ``conv 5x5 (20) -> BN -> ReLU -> maxpool 2 -> conv 5x5 (50) -> BN -> ReLU ->
+        maxpool 2 -> adaptive average pool 4x4 -> Linear(800, 500) -> BN -> ReLU ->
+        Dropout(0.5)``: the LeNet's layers and widths, one BatchNorm before each ReLU.
+        """
+
+        def __init__(self, out_features: int = 500, dropout: float = 0.5):
+            super().__init__()
+            self.conv = nn.Sequential(
+                nn.Conv2d(1, 20, 5, padding=2),
+                nn.BatchNorm2d(20),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(20, 50, 5, padding=2),
+                nn.BatchNorm2d(50),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.AdaptiveAvgPool2d(4),
+                nn.Flatten(),
+            )
+            self.fc = nn.Sequential(
+                nn.Linear(50 * 16, out_features),
+                nn.BatchNorm1d(out_features),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+            )
+            self.out_features = out_features
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.conv(x))
+
+    return LeNetBN
+
+
+#: the network each method gets (see the module docstring)
+NETWORK = {"tent": "LeNetBN"}
+NETWORK_NOTE = {
+    "LeNet": "LeNet()",
+    "LeNetBN": "LeNetBN() (LeNet + BatchNorm after each conv and the 500-unit layer: TENT "
+    "needs norm layers)",
+}
+
 SCALING = {
     "none": "grey values in [0, 1]",
     "pm1": "grey values mapped to [-1, 1] (2x - 1, as the CDAN code)",
@@ -149,6 +214,10 @@ def hyper_parameters(method: str, epochs: int, optim: str = "adam") -> dict:
         # the source stage takes n_epochs, the source-free stage as many (Liang et al. 2020
         # train the source model, then adapt; beta 0.3 and label smoothing 0.1 for digits)
         common["adapt_epochs"] = epochs
+    if method == "tent":
+        # the source stage takes n_epochs, then one online pass over the target (Wang et al.
+        # 2021: one epoch of test-time optimisation; the estimator's default adapt_epochs=1)
+        common["adapt_epochs"] = 1
     return common
 
 
@@ -170,12 +239,15 @@ def make_adapter(
         "shot": "SHOT",
         "mcc": "MCC",
         "bnm": "BNM",
+        "tent": "TENT",
         "mme": "MME",
+        "mme1": "MME",
     }[method]
     params = hyper_parameters(method, epochs, optim)
     torch.manual_seed(seed)  # the engine trains a copy of this network: seed its initial weights
+    network = _lenet_bn_class()() if NETWORK.get(method) == "LeNetBN" else LeNet()
     return getattr(M, cls)(
-        network=LeNet(),
+        network=network,
         random_state=seed,
         device=device,
         n_threads=threads,
@@ -230,13 +302,13 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
         val = (X_val, y_val)
     adapter = make_adapter(method, args.epochs, seed, args.device, args.threads, args.optim)
     t0 = time.perf_counter()
-    if method == "mme":  # a few labelled target rows (seeded), every other label hidden
+    if method in MME_SHOTS:  # a few labelled target rows (seeded), every other label hidden
         from domainadapt import Domain
 
         rng = np.random.RandomState(seed)
         known = np.full(len(yt), -1, dtype=yt.dtype)
         for c in np.unique(ys):
-            rows = rng.choice(np.flatnonzero(yt == c), MME_SHOTS, replace=False)
+            rows = rng.choice(np.flatnonzero(yt == c), MME_SHOTS[method], replace=False)
             known[rows] = c
         adapter.fit((Xs, ys), Domain(Xt, known))
     else:
@@ -246,12 +318,26 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
         acc = float(np.mean(adapter.predict(X_test) == y_test))
         src_acc = float(np.mean(adapter.predict(Xs) == ys))
         val_acc = float(np.mean(adapter.predict(val[0]) == val[1])) if val else float("nan")
-    return {
+    out = {
         "acc": 100 * acc,
         "src_train_acc": 100 * src_acc,
         "src_val_acc": 100 * val_acc,
         "fit_s": fit_s,
     }
+    if method == "tent":  # the source model TENT started from (trained in the same fit)
+        stage = adapter.source_model_
+        with torch.no_grad():
+            out["extra"] = {
+                "tent_source": {
+                    "acc": 100 * float(np.mean(stage.predict(X_test) == y_test)),
+                    "src_train_acc": 100 * float(np.mean(stage.predict(Xs) == ys)),
+                    "src_val_acc": 100 * float(np.mean(stage.predict(val[0]) == val[1]))
+                    if val
+                    else float("nan"),
+                    "fit_s": float("nan"),  # part of TENT's fit time
+                }
+            }
+    return out
 
 
 # ----------------------------------------------------------------------------- report
@@ -306,7 +392,7 @@ SOURCES = [
 LOG_LINE = (
     r"^(?P<direction>M2U|U2M) (?P<method>\w+)\s+seed (?P<seed>\d+): target test acc "
     r"(?P<acc>[\d.]+) %, source train acc (?P<src>[\d.]+) %"
-    r"(?:, source val acc (?P<val>[\d.]+|nan) %)?, fit (?P<fit>[\d.]+) s$"
+    r"(?:, source val acc (?P<val>[\d.]+|nan) %)?, fit (?P<fit>[\d.]+|nan) s$"
 )
 
 
@@ -381,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(key, r):
         method, direction, seed = key
+        for extra, r_extra in r.pop("extra", {}).items():
+            report((extra, direction, seed), r_extra)
         results.setdefault((method, direction), []).append(r)
         print(
             f"{direction} {method:12s} seed {seed}: target test acc {r['acc']:.1f} %, "
@@ -415,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     sep = "|" + "---|" * (5 + 2 * len(dirs))
     rows = []
-    for method in a.methods:
+    shown = [m for method in a.methods for m in (*EXTRA_ROWS.get(method, ()), method)]
+    for method in shown:
         ours = [_fmt([r["acc"] for r in results.get((method, d), [])], len(a.seeds)) for d in dirs]
         ref = OUR_PAPER_ROW[method]
         if ref is None:
@@ -425,13 +514,22 @@ def main(argv: list[str] | None = None) -> int:
             paper = [table[ref[1]].get(d, "-") for d in dirs]
             ref_txt = f"{ref[0]}: {ref[1]}"
         times = [r["fit_s"] for d in dirs for r in results.get((method, d), [])]
+        times = [t for t in times if not np.isnan(t)]
         t = f"{np.median(times):.0f} (max {max(times):.0f})" if times else "-"
         src = _fmt([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])])
+        hp_method = "tent" if method == "tent_source" else method
+        settings = ", ".join(
+            f"{k}={v!r}" for k, v in hyper_parameters(hp_method, a.epochs, a.optim).items()
+            if not (method == "tent_source" and k == "adapt_epochs")
+        )
+        if method == "tent_source":
+            settings += " (TENT's source stage, fitted inside the TENT run; no adaptation)"
+        if method in MME_SHOTS:
+            settings += f", {MME_SHOTS[method]} labelled target row(s) per class"
+        settings += ", " + NETWORK_NOTE[NETWORK.get(hp_method, "LeNet")]
         rows.append(
             f"| {LABEL[method]} | " + " | ".join(ours + paper) + f" | {ref_txt} | {src} | {t} | "
-            + ", ".join(f"{k}={v!r}" for k, v in hyper_parameters(method, a.epochs, a.optim).items())
-            + (f", {MME_SHOTS} labelled target rows per class" if method == "mme" else "")
-            + ", LeNet() |"
+            + settings + " |"
         )
     table = [header, sep, *rows]
     print()
@@ -480,7 +578,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             + ". "
             "Network `domainadapt.training.LeNet` (default: dropout 0.5 after its 500-unit "
-            f"layer, as the ADDA/CDAN LeNet); {a.epochs} epochs (passes over the source); the "
+            "layer, as the ADDA/CDAN LeNet; TENT: `LeNetBN`, the same with BatchNorm, see the "
+            f"settings column); {a.epochs} epochs (passes over the source); the "
             "model after the last epoch is scored (no model selection, no target labels used).",
             "- Settings per method:",
             *hp_lines,
