@@ -103,14 +103,19 @@ def check_grid(name: str, values: Any) -> np.ndarray:
     return arr
 
 
-def resolve_device(device: Any) -> torch.device:
+def resolve_device(device: Any, *, owner: str | None = None, name: str = "device") -> torch.device:
     """Turn a ``device`` parameter into a :class:`torch.device`.
 
     Parameters
     ----------
     device : str or torch.device
         ``"auto"`` (CUDA when available, else CPU) or anything :class:`torch.device`
-        accepts.
+        accepts (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``).
+    owner : str, optional
+        Name of the estimator or function the parameter belongs to, for the error
+        messages.
+    name : str, default="device"
+        Name of the parameter, for the error messages.
 
     Returns
     -------
@@ -119,20 +124,36 @@ def resolve_device(device: Any) -> torch.device:
     Raises
     ------
     ValueError
-        If ``device`` is not a device, or names CUDA while CUDA is unavailable.
+        If ``device`` is not a device, or names CUDA (or a CUDA index) that this
+        machine does not have. The message names the parameter, why it was refused
+        and what to pass instead.
     """
     import torch
 
+    where = f"{owner}: " if owner else ""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError):
+    except (RuntimeError, TypeError, ValueError):
         raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or a torch.device; got {device!r}."
+            f"{where}{name} must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or a torch.device; "
+            f"got {device!r}. Pass {name}='auto' to use CUDA when it is available and the CPU "
+            "otherwise."
         ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available.")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{where}{name}={device!r} asks for a GPU, but CUDA is not available "
+                "(torch.cuda.is_available() is False: no GPU or driver, or a CPU-only torch "
+                f"build). Pass {name}='cpu', or {name}='auto' to use CUDA only when present."
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(
+                f"{where}{name}={device!r} names CUDA device {dev.index}, but this machine has "
+                f"{count} (indices 0-{count - 1}). Pass {name}='cuda' for the current device."
+            )
     return dev
 
 
