@@ -1,7 +1,9 @@
-"""NumPy Gaussian-kernel helpers shared by the families: bandwidths and kernel matrices.
+"""Gaussian-kernel helpers shared by the families: bandwidths and kernel matrices.
 
 Used by the instance weighting strategies (KMM, KLIEP, (Ru)LSIF) and by TCA. Sits
 below ``base`` and the families; it builds on :func:`..ops.bandwidth_heuristic`.
+:func:`gaussian_kernel` works on NumPy arrays, :func:`gaussian_kernel_tensor` is the
+same formula on torch tensors of any device (TCA's Nyström path on a GPU).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "DEFAULT_MULTIPLIERS",
     "bandwidth_grid",
     "gaussian_kernel",
+    "gaussian_kernel_tensor",
     "median_bandwidth",
     "resolve_bandwidth",
 ]
@@ -99,6 +102,29 @@ def gaussian_kernel(X: np.ndarray, C: np.ndarray, sigma: float) -> np.ndarray:
     sq = (Xc * Xc).sum(1)[:, None] + (Cc * Cc).sum(1)[None, :] - 2.0 * (Xc @ Cc.T)
     np.maximum(sq, 0.0, out=sq)
     return np.exp(sq * (-0.5 / sigma**2))
+
+
+def gaussian_kernel_tensor(X: torch.Tensor, C: torch.Tensor, sigma: float) -> torch.Tensor:
+    """:func:`gaussian_kernel` on torch tensors (same centring, clamping and formula).
+
+    Parameters
+    ----------
+    X : Tensor of shape (n_x, n_features)
+    C : Tensor of shape (n_c, n_features)
+        Centres, on the device and of the dtype of ``X``.
+    sigma : float
+        Bandwidth.
+
+    Returns
+    -------
+    Tensor of shape (n_x, n_c)
+        On the device and of the dtype of ``X``.
+    """
+    mean = C.mean(0)
+    Xc, Cc = X - mean, C - mean
+    sq = (Xc * Xc).sum(1)[:, None] + (Cc * Cc).sum(1)[None, :] - 2.0 * (Xc @ Cc.T)
+    sq.clamp_(min=0.0)
+    return torch.exp(sq * (-0.5 / float(sigma) ** 2))
 
 
 def bandwidth_grid(

@@ -246,6 +246,6 @@ def test_sinkhorn_on_cuda_matches_cpu():
     rng = np.random.default_rng(11)
     X, Y = rng.normal(size=(300, 8)), rng.normal(size=(200, 8)) + 1
     y = rng.integers(0, 3, 300)
-    cpu = OTMapping(method="sinkhorn", reg=0.1).fit((X, y), Y)
+    cpu = OTMapping(method="sinkhorn", reg=0.1, device="cpu").fit((X, y), Y)
     gpu = OTMapping(method="sinkhorn", reg=0.1, device="cuda").fit((X, y), Y)
     np.testing.assert_allclose(gpu.coupling_, cpu.coupling_, atol=1e-6)

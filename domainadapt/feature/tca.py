@@ -25,7 +25,9 @@ formed. Which ``F``:
   ``U S^2 U^T`` is the Nyström approximation of ``K`` (rank ``<= m``). The
   problem restricted to ``W = U a`` is exactly the kernel problem for the
   approximated kernel, at ``O(n m^2 + m^3)`` time and ``O(n m)`` memory; with
-  ``m = n`` it is the exact problem.
+  ``m = n`` it is the exact problem. TCA computes this path in torch on its
+  ``device`` (the ``O(n m d + n m^2)`` products; the ``m x m`` eigenproblems
+  stay in NumPy), JDA in NumPy.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._domain import Domain
-from .._kernels import gaussian_kernel, resolve_bandwidth
-from .._utils import Interval
+from .._kernels import gaussian_kernel, gaussian_kernel_tensor, resolve_bandwidth
+from .._utils import Interval, resolve_device
 from ..base import FeatureAdapter
 
 __all__ = ["TCA", "centred_scatter", "mmd_embedding"]
@@ -51,6 +54,8 @@ _KERNELS = ("linear", "linear_dual", "rbf")
 AUTO_NYSTROEM_THRESHOLD = 2000
 #: Landmarks used by ``n_landmarks="auto"``.
 AUTO_NYSTROEM_LANDMARKS = 500
+#: Rows per block when TCA's Nyström path embeds new rows on its device.
+TRANSFORM_BLOCK_ROWS = 65_536
 
 
 def centred_scatter(F: np.ndarray) -> np.ndarray:
@@ -89,10 +94,16 @@ def mmd_embedding(
     vectors : ndarray of shape (p, k)
         Eigenvectors, normalised by ``A^T (F^T M F + mu I) A = I``.
     """
-    p = F.shape[1]
     if scatter is None:
         scatter = centred_scatter(F)
-    FE = F.T @ E
+    return _leading_eigenpairs(scatter, F.T @ E, mu, n_components, lambda: float(np.abs(F).max()))
+
+
+def _leading_eigenpairs(
+    scatter: np.ndarray, FE: np.ndarray, mu: float, n_components: int, feature_scale: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mmd_embedding` from ``F^T H F`` and ``F^T E`` (``feature_scale()``: max ``|F|``)."""
+    p = scatter.shape[0]
     constraint = FE @ FE.T
     constraint.flat[:: p + 1] += mu
     constraint = 0.5 * (constraint + constraint.T)
@@ -103,7 +114,7 @@ def mmd_embedding(
     except np.linalg.LinAlgError:
         # F^T M F has rank r << p, so only the ridge mu makes it positive definite; on
         # features of huge scale mu vanishes next to it (seen on values ~1e12)
-        scale = float(np.abs(F).max())
+        scale = feature_scale()
         raise ValueError(
             f"source X and target X give TCA/JDA a singular eigenproblem: mu={mu:g} is "
             f"negligible next to the features (largest |value| {scale:.3g}). Standardise X "
@@ -182,12 +193,16 @@ class _KernelEmbedding(FeatureAdapter):
             return X @ C.T
         return gaussian_kernel(X, C, self.bandwidth_)
 
-    def _prepare_features(self, X: np.ndarray, n_source: int, rng: Any) -> np.ndarray:
+    def _prepare_features(
+        self, X: np.ndarray, n_source: int, rng: Any, device: torch.device | None = None
+    ) -> Any:
         """Build ``F`` for the pooled rows ``X`` and the map from new rows to ``F``'s space.
 
         Sets ``self._basis`` (rows the kernel is taken against, or ``None`` for
         the linear primal) and ``self._to_features`` (``(m, p)`` such that
-        ``F = k(X, basis) @ _to_features``).
+        ``F = k(X, basis) @ _to_features``). With a ``device``, the Nyström path
+        runs in torch there and returns ``F`` as a float64 tensor on it (the
+        other paths ignore ``device`` and return NumPy arrays).
         """
         n, d = X.shape
         if self.kernel == "linear_dual":
@@ -225,6 +240,8 @@ class _KernelEmbedding(FeatureAdapter):
             return self._kernel(X, X)
         idx = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
         landmarks = X[idx]
+        if device is not None:
+            return self._nystroem_tensor(X, landmarks, device)
         C = self._kernel(X, landmarks)  # (n, m)
         lam, vec = np.linalg.eigh(self._kernel(landmarks, landmarks))
         keep = lam > lam.max() * m * np.finfo(np.float64).eps
@@ -236,6 +253,32 @@ class _KernelEmbedding(FeatureAdapter):
         self._to_features = root_inv @ (v[:, keep] * np.sqrt(s2[keep]))
         self._basis = landmarks
         return C @ self._to_features
+
+    def _nystroem_tensor(
+        self, X: np.ndarray, landmarks: np.ndarray, device: torch.device
+    ) -> torch.Tensor:
+        """The Nyström branch of :meth:`_prepare_features` in torch on ``device`` (float64).
+
+        The ``O(n m d)`` kernel and the ``O(n m^2)`` products run on ``device``; the
+        ``m x m`` eigenproblems run in NumPy on the host with the same cut-offs as
+        the NumPy branch. ``phi^T phi`` is formed as ``R^T (C^T C) R`` (``R`` the
+        inverse root of the landmark kernel), so the ``(n, m)`` matrix ``phi`` is
+        never built.
+        """
+        m = len(landmarks)
+        C = gaussian_kernel_tensor(
+            _as_tensor(X, device), _as_tensor(landmarks, device), self.bandwidth_
+        )
+        lam, vec = np.linalg.eigh(self._kernel(landmarks, landmarks))
+        keep = lam > lam.max() * m * np.finfo(np.float64).eps
+        root_inv = vec[:, keep] / np.sqrt(lam[keep])  # W_mm^{-1/2} on its range
+        gram = (C.T @ C).cpu().numpy()
+        gram = root_inv.T @ (0.5 * (gram + gram.T)) @ root_inv  # phi^T phi
+        s2, v = np.linalg.eigh(0.5 * (gram + gram.T))
+        keep = s2 > s2.max() * gram.shape[1] * np.finfo(np.float64).eps
+        self._to_features = root_inv @ (v[:, keep] * np.sqrt(s2[keep]))
+        self._basis = landmarks
+        return C @ _as_tensor(self._to_features, device)
 
     def _solve(
         self, F: np.ndarray, E: np.ndarray, mu: float, k: int, scatter: np.ndarray | None = None
@@ -303,6 +346,17 @@ class TCA(_KernelEmbedding):
         Downstream model trained on the embedded source (+ labelled target).
     random_state : int, RandomState or None
         Landmark sampling and the bandwidth heuristic's subsample.
+    device : str or torch.device, default="auto"
+        Where the Nyström path (``kernel="rbf"`` with landmarks) computes its
+        kernel and matrix products, at fit and at ``transform``: ``"auto"`` picks
+        CUDA when available, else the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or
+        a :class:`torch.device` are used as given (a CUDA device on a machine
+        without CUDA is an error). float64 on every device: the landmark kernel's
+        inverse root amplifies rounding errors, so float32 would change the
+        embedding (datacenter GPUs run float64 at half their float32 rate;
+        consumer GPUs are much slower in float64). The linear kernels and the
+        exact RBF kernel run in NumPy on the CPU whatever ``device``. Fitted
+        attributes are NumPy arrays on every device.
 
     Attributes
     ----------
@@ -315,6 +369,9 @@ class TCA(_KernelEmbedding):
     bandwidth_ : float or None
     n_landmarks_ : int or None
         Landmarks used (``None``: exact kernel or linear primal).
+    device_ : torch.device
+        Where the Nyström path ran (the resolved ``device``); the CPU when the
+        solve ran in NumPy (no landmarks).
     mmd_ : float
         Linear-kernel MMD² between the embedded source and target,
         :math:`\operatorname{tr}(Z^\top L Z)` (``L`` at unit Frobenius norm).
@@ -358,6 +415,7 @@ class TCA(_KernelEmbedding):
     _parameter_constraints: dict = {
         **_KernelEmbedding._parameter_constraints,
         "mu": [Interval(Real, 0, None, closed="neither")],
+        "device": [str, torch.device],
     }
 
     def __init__(
@@ -370,6 +428,7 @@ class TCA(_KernelEmbedding):
         n_landmarks: int | str | None = None,
         estimator: Any = None,
         random_state: Any = None,
+        device: Any = "auto",
     ):
         self.n_components = n_components
         self.kernel = kernel
@@ -378,21 +437,58 @@ class TCA(_KernelEmbedding):
         self.n_landmarks = n_landmarks
         self.estimator = estimator
         self.random_state = random_state
+        self.device = device
 
     def _fit_transform_params(self, source: Domain, target: Domain) -> None:
         k = self._common_checks()
         mu = float(self.mu)
+        device = resolve_device(self.device, owner=type(self).__name__)
         rng = check_random_state(self.random_state)
         X = np.concatenate([source.X, target.X]).astype(np.float64, copy=False)
         ns = len(source.X)
-        F = self._prepare_features(X, ns, rng)
+        F = self._prepare_features(X, ns, rng, device=device)
         k = _clip_components(k, F.shape[1], "TCA", "the rank of the feature space")
         self.n_components_ = k
         E = normalise_factor(marginal_factor(ns, len(target.X))[:, None])
+        if isinstance(F, torch.Tensor):  # the Nyström path, on `device`
+            self.device_ = device
+            centred = F - F.mean(0)
+            scatter = (centred.T @ centred).cpu().numpy()
+            del centred
+            FE = (F.T @ _as_tensor(E, device)).cpu().numpy()
+            values, vectors = _leading_eigenpairs(
+                0.5 * (scatter + scatter.T), FE, mu, k, lambda: float(F.abs().max())
+            )
+            self.eigenvalues_ = values
+            self._finish_projection(vectors)
+            self.mmd_ = float(np.sum((FE.T @ vectors) ** 2))  # E^T Z = (F^T E)^T A
+            return
+        self.device_ = torch.device("cpu")
         vectors = self._solve(F, E, mu, k)
         self._finish_projection(vectors)
         Z = F @ vectors
         self.mmd_ = float(np.sum((E.T @ Z) ** 2))
+
+    def _transform(self, X: np.ndarray, domain: str) -> np.ndarray:
+        if self.n_landmarks_ is None:  # linear or exact kernel: NumPy
+            return super()._transform(X, domain)
+        device = self.device_
+        if device.type == "cuda" and not torch.cuda.is_available():
+            device = torch.device("cpu")  # fitted on a GPU, loaded where there is none
+        X64 = np.asarray(X, dtype=np.float64)
+        basis = _as_tensor(self._basis, device)
+        proj = _as_tensor(self.projection_, device)
+        Z = np.empty((len(X64), proj.shape[1]))
+        for start in range(0, len(X64), TRANSFORM_BLOCK_ROWS):
+            rows = _as_tensor(X64[start : start + TRANSFORM_BLOCK_ROWS], device)
+            block = gaussian_kernel_tensor(rows, basis, self.bandwidth_) @ proj
+            Z[start : start + len(rows)] = block.cpu().numpy()
+        return Z.astype(X.dtype, copy=False)
+
+
+def _as_tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``a`` as a float64 tensor on ``device`` (read-only or strided input is copied first)."""
+    return torch.from_numpy(np.require(a, np.float64, ["C", "W"])).to(device)
 
 
 def __getattr__(name: str) -> Any:

@@ -107,7 +107,14 @@ class KMM(InstanceAdapter):
     block_size : int, optional
         Tile edge of the kernel-vector products (``"fista"``).
     device : str or torch.device, default="auto"
-        Device of the ``"fista"`` solver; ``"auto"`` picks CUDA when available.
+        Device of the ``"fista"`` solver (its tiled kernel products and iterates):
+        ``"auto"`` picks CUDA when available, else the CPU; ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"`` or a :class:`torch.device` are used as given (a CUDA device
+        on a machine without CUDA is an error). The precision is the same on every
+        device (kernel products in float32, iterate in float64). The exact
+        ``"qp"`` solver (NumPy/LAPACK, meant for :math:`n_S \le` a few thousand)
+        always runs on the CPU; ``device_`` says where the solve ran. Every fitted
+        attribute is a NumPy array or a Python number whatever the device.
     flatten : "auto" or float in [0, 1], default="auto"
         Tempering exponent :math:`\lambda` of the weights, :math:`w^\lambda`
         (Shimodaira 2000). ``"auto"`` chooses it from the data by importance-weighted
@@ -137,6 +144,8 @@ class KMM(InstanceAdapter):
     bandwidth_ : float
     solver_ : str
         The solver used.
+    device_ : torch.device
+        Where the solver ran: the resolved ``device`` for ``"fista"``, the CPU for ``"qp"``.
     eps_ : float
         The resolved ``eps``.
     flatten_, ess_untempered_, flatten_risks_, flatten_risk_se_
@@ -237,7 +246,7 @@ class KMM(InstanceAdapter):
             )
         seed = 0 if self.random_state is None else int(self.random_state)
         sigma = resolve_bandwidth(self.bandwidth, Xs, Xt, seed)
-        device = resolve_device(self.device)
+        device = resolve_device(self.device, owner=type(self).__name__)
         solver = self.solver
         if solver == "auto":
             solver = "qp" if n_s <= exact_max_n else "fista"
@@ -252,6 +261,7 @@ class KMM(InstanceAdapter):
         self.bandwidth_ = sigma
         self.eps_ = eps
         self.solver_ = solver
+        self.device_ = device if solver == "fista" else torch.device("cpu")
         self.n_iter_ = n_iter
         self.objective_ = float(obj)
         self.mmd2_ = max(2.0 * (float(obj) + const) / n_s**2, 0.0)
