@@ -1,6 +1,7 @@
-"""GPU checks of issue #11 in one command: MMD speed / memory and deep training-step times.
+"""GPU checks of issue #11 in one command: MMD speed / memory, deep training-step times,
+and the fit times of the shallow strategies that take ``device=``.
 
-Writes ``benchmarks/results/gpu.md`` with two tables:
+Writes ``benchmarks/results/gpu.md`` with three tables:
 
 1. **MMD** -- multi-kernel Gaussian MMD² (5 bandwidths, multipliers 2^-2..2^2, fixed
    base bandwidth, biased estimator, float32, n = m), forward + backward w.r.t. X and
@@ -15,7 +16,15 @@ Writes ``benchmarks/results/gpu.md`` with two tables:
    :mod:`domainadapt.model`, called through its public API (``fit`` on generated data,
    batch 256 + 256, MLP 256-256), relative to DANN: the median over epochs (the first
    dropped) of ``history_[k]["time"]`` divided by the epoch's steps.
-
+3. **Shallow strategies** -- the ``fit`` time of each strategy whose solver runs in torch
+   on ``device=`` (``KMM``: FISTA at these sizes; ``TCA(kernel="rbf",
+   n_landmarks=500)``: the Nyström path; ``OTMapping``: Sinkhorn), default settings
+   otherwise, on ``n`` source and ``n`` target rows (4 Gaussian classes, d = 64,
+   float64 input) at n = 10 000 and 100 000, with ``device="cpu"`` (all the CPU's
+   cores) and ``device="cuda"``, and the speed-up. One timed fit per cell after a small
+   warm-up fit; cells that would not fit in memory are skipped with the size they
+   need, and ``--quick`` skips the CPU fits expected to take minutes (KMM at
+   n = 100 000). Without CUDA the GPU columns say so. ``--skip-shallow`` leaves it out.
 Without CUDA it says so and exits with status 2, unless ``--allow-cpu`` (tiny sizes on
 the CPU, to test the script itself; the report then goes to ``--out`` or a temporary
 file, never over ``benchmarks/results/gpu.md``).
@@ -25,6 +34,7 @@ Usage::
     python benchmarks/gpu.py --quick        # < 5 min on an H200
     python benchmarks/gpu.py                # more sizes, 3 repeats
     python benchmarks/gpu.py --quick --tune-fused --skip-deep   # fused launch configs
+    python benchmarks/gpu.py --quick --skip-deep --skip-shallow  # the MMD table only
     python benchmarks/gpu.py --allow-cpu --quick --out /tmp/gpu.md
 """
 
@@ -71,6 +81,12 @@ DEEP_METHODS = [
     "TENT",
 ]
 DEEP_METHODS_CPU = ["DANN", "DAN", "JAN"]
+#: Rows per domain (n source + n target) of the shallow fit-time table, and the features.
+SHALLOW_SIZES = [10_000, 100_000]
+SHALLOW_SIZES_CPU = [200, 500]
+SHALLOW_D = 64
+#: Strategies of the shallow table (all take ``device=``; default settings otherwise).
+SHALLOW_STRATEGIES = ["KMM", "TCA (Nyström)", "OTMapping"]
 
 
 # ----------------------------------------------------------------------------- timing
@@ -276,6 +292,97 @@ def step_time(name: str, dev: torch.device, n: int, d: int, batch: int, epochs: 
     return sorted(per_step)[len(per_step) // 2]
 
 
+# ----------------------------------------------------------------------------- shallow
+def shallow_estimator(name: str, device: str):
+    """The strategy of the shallow table, its default settings, on ``device``."""
+    from domainadapt.feature import TCA, OTMapping
+    from domainadapt.feature.tca import AUTO_NYSTROEM_LANDMARKS
+    from domainadapt.instance import KMM
+
+    if name == "KMM":
+        return KMM(device=device, random_state=0)
+    if name == "TCA (Nyström)":  # the default kernel is linear (NumPy, no device)
+        return TCA(kernel="rbf", n_landmarks=AUTO_NYSTROEM_LANDMARKS, device=device, random_state=0)
+    if name == "OTMapping":
+        return OTMapping(device=device)
+    raise ValueError(f"unknown shallow strategy {name!r}")
+
+
+def _host_free_bytes() -> int:
+    try:
+        import os
+
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def shallow_skip(name: str, n: int, dev: torch.device, quick: bool) -> str | None:
+    """Why the cell ``(name, n, dev)`` is not run (``None``: run it)."""
+    if name == "OTMapping":  # dense n x n cost and coupling, ~4 alive per iteration
+        need = 4 * n * n * (8 if dev.type == "cpu" else 4)
+        free = _free_bytes(dev) if dev.type == "cuda" else _host_free_bytes()
+        if need > 0.6 * free:
+            return f"skipped (needs ~{need / 2**30:.0f} GiB)"
+    if name == "KMM" and dev.type == "cpu" and quick and n > 20_000:
+        return "skipped (--quick: minutes on a CPU)"
+    return None
+
+
+def shallow_fit_time(name: str, n: int, dev: torch.device) -> tuple[float, str]:
+    """Seconds of one ``fit`` on ``n`` + ``n`` rows, and what the fitted model reports."""
+    import numpy as np
+
+    Xs, ys, Xt = deep_data(n, SHALLOW_D)
+    Xs, Xt = Xs.astype(np.float64), Xt.astype(np.float64)
+    w_s, w_y, w_t = deep_data(200, SHALLOW_D, seed=1)  # warm-up: CUDA context, kernels
+    shallow_estimator(name, str(dev)).fit((w_s.astype(np.float64), w_y), w_t.astype(np.float64))
+    est = shallow_estimator(name, str(dev))
+    _sync(dev)
+    t0 = time.perf_counter()
+    est.fit((Xs, ys), Xt)
+    _sync(dev)
+    seconds = time.perf_counter() - t0
+    if name == "KMM":
+        info = f"{est.solver_}, {est.n_iter_} it"
+    elif name == "OTMapping":
+        info = f"{est.method_}, {est.n_iter_} it"
+    else:
+        info = f"m = {est.n_landmarks_}"
+    return seconds, info
+
+
+def shallow_rows(sizes: list[int], cuda: bool, quick: bool) -> list[str]:
+    """Rows ``| strategy | n | CPU (s) | GPU (s) | CPU / GPU | solver (CPU; GPU) |``."""
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if cuda else [])
+    rows = []
+    for name in SHALLOW_STRATEGIES:
+        for n in sizes:
+            cells, times, infos = [name, f"{n}"], {}, []
+            for dev in devices:
+                reason = shallow_skip(name, n, dev, quick)
+                if reason is None:
+                    try:
+                        times[dev.type], info = shallow_fit_time(name, n, dev)
+                        infos.append(info)
+                        cells.append(f"{times[dev.type]:.2f}")
+                        continue
+                    except torch.cuda.OutOfMemoryError:
+                        torch.cuda.empty_cache()
+                        reason = "out of memory"
+                    except Exception as exc:  # reported in the table, not fatal
+                        reason = f"error: {type(exc).__name__}: {str(exc)[:80]}"
+                cells.append(reason)
+            if not cuda:
+                cells.append("- (no CUDA)")
+            ratio = times["cpu"] / times["cuda"] if len(times) == 2 else None
+            cells.append("-" if ratio is None else f"{ratio:.1f}")
+            cells.append("; ".join(infos) or "-")
+            rows.append("| " + " | ".join(cells) + " |")
+            print(rows[-1], flush=True)
+    return rows
+
+
 # ----------------------------------------------------------------------------- driver
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
@@ -289,7 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per MMD case (median)")
     ap.add_argument("--out", type=Path, default=None, help=f"report path (default {RESULTS})")
-    ap.add_argument("--skip-deep", action="store_true", help="only the MMD table")
+    ap.add_argument("--skip-deep", action="store_true", help="leave out the deep-method table")
+    ap.add_argument(
+        "--skip-shallow",
+        action="store_true",
+        help="leave out the shallow strategies' fit times (CPU vs GPU)",
+    )
     ap.add_argument(
         "--tune-fused",
         action="store_true",
@@ -356,6 +468,13 @@ def main(argv: list[str] | None = None) -> int:
                 row = f"| {name} | {1e3 * t:.2f} | {rel} |"
             deep_rows.append(row)
             print(row, flush=True)
+    shallow: list[str] = []
+    shallow_header = table_header(
+        ["strategy", "n (per domain)", "CPU fit (s)", "GPU fit (s)", "CPU / GPU", "solver"]
+    )
+    if not a.skip_shallow:
+        print(*shallow_header, sep="\n", flush=True)
+        shallow = shallow_rows(SHALLOW_SIZES if cuda else SHALLOW_SIZES_CPU, cuda, a.quick)
     tune_rows: list[str] = []
     tune_header = table_header(["n = m", "d", "fused launch config", "fwd+bwd (s)", "vs default"])
     if a.tune_fused:
@@ -393,6 +512,20 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *deep_header,
             *deep_rows,
+        ]
+    if shallow:
+        lines += [
+            "",
+            "Fit time of the shallow strategies that take `device=` (`KMM`, "
+            "`TCA(kernel='rbf', n_landmarks=500)`, `OTMapping`; default settings otherwise), "
+            f"n source + n target rows, 4 Gaussian classes, d = {SHALLOW_D}, float64 input; "
+            f"one fit after a warm-up fit on 200 rows; CPU: `device='cpu'`, "
+            f"`torch.get_num_threads()` = {torch.get_num_threads()}"
+            + ("" if cuda else "; **no CUDA here: GPU columns not measured**")
+            + ". *solver*: the solver and its iterations (CPU; GPU).",
+            "",
+            *shallow_header,
+            *shallow,
         ]
     if tune_rows:
         lines += [

@@ -276,3 +276,48 @@ def test_tca_nystroem_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.eigenvalues_, cpu.eigenvalues_, rtol=1e-8)
     Z_cpu, Z_gpu = cpu.transform(X_t, domain="target"), gpu.transform(X_t, domain="target")
     _same_up_to_sign(Z_gpu, Z_cpu, rtol=1e-6, atol=1e-8 * np.abs(Z_cpu).max())
+
+
+# ----------------------------------------------------------------------------- benchmarks/gpu.py
+@pytest.fixture
+def gpu_bench(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("_gpu_bench_shallow", bench / "gpu.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "SIZES_CPU", [(64, 4)])
+    monkeypatch.setattr(module, "SHALLOW_SIZES_CPU", [120])
+    return module
+
+
+def test_gpu_benchmark_writes_the_shallow_table_on_cpu(gpu_bench, tmp_path):
+    out = tmp_path / "gpu.md"
+    argv = ["--allow-cpu", "--quick", "--skip-deep", "--repeats", "1", "--out", str(out)]
+    assert gpu_bench.main(argv) == 0
+    text = out.read_text()
+    rows = {r.split("|")[1].strip(): r for r in text.splitlines() if r.startswith("| ")}
+    for name in gpu_bench.SHALLOW_STRATEGIES:
+        cells = [c.strip() for c in rows[name].strip("|").split("|")]
+        assert cells[1] == "120" and float(cells[2]) > 0
+        if not HAS_CUDA:
+            assert cells[3] == "- (no CUDA)" and cells[4] == "-"
+    if not HAS_CUDA:
+        assert "no CUDA here: GPU columns not measured" in text
+    out2 = tmp_path / "gpu2.md"
+    assert gpu_bench.main([*argv[:-1], str(out2), "--skip-shallow"]) == 0
+    assert "| KMM |" not in out2.read_text()
+
+
+def test_gpu_benchmark_skips_what_would_not_fit(gpu_bench):
+    cpu = torch.device("cpu")
+    assert gpu_bench.shallow_skip("OTMapping", 100_000, cpu, quick=False).startswith("skipped")
+    assert gpu_bench.shallow_skip("OTMapping", 100, cpu, quick=False) is None
+    assert gpu_bench.shallow_skip("KMM", 100_000, cpu, quick=True).startswith("skipped (--quick")
+    assert gpu_bench.shallow_skip("KMM", 100_000, cpu, quick=False) is None
+    assert gpu_bench.shallow_skip("TCA (Nyström)", 100_000, cpu, quick=True) is None
