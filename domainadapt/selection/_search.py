@@ -31,6 +31,8 @@ DEFAULT_PORTFOLIO = (
     "tca",
     "jda",
     "gfk",
+    "jgsa",
+    "meda",
     "ot_mapping",
     "kliep",
     "classifier_ratio",

@@ -67,7 +67,7 @@ class AutoAdapter(ModelAdapter):
         (``"coral"``, ``"jda"``, ...), unfitted adapters, ``(name, adapter)``
         pairs, or a dict ``name -> adapter``. ``None`` is
         :data:`DEFAULT_PORTFOLIO`: no adaptation, CORAL, subspace alignment,
-        TCA, JDA, GFK, OT mapping, KLIEP, classifier density ratio, label
+        TCA, JDA, GFK, JGSA, MEDA, OT mapping, KLIEP, classifier density ratio, label
         propagation and mSDA (the instance, feature, model and relation
         families), each with its defaults. An adapter whose ``estimator`` is None gets a clone
         of ``estimator``.
