@@ -321,3 +321,47 @@ def test_gpu_benchmark_skips_what_would_not_fit(gpu_bench):
     assert gpu_bench.shallow_skip("KMM", 100_000, cpu, quick=True).startswith("skipped (--quick")
     assert gpu_bench.shallow_skip("KMM", 100_000, cpu, quick=False) is None
     assert gpu_bench.shallow_skip("TCA (Nyström)", 100_000, cpu, quick=True) is None
+
+
+# ----------------------------------------------------------------------------- no device: CPU cost
+def test_label_propagation_factorises_its_graph_once(monkeypatch):
+    """The sparse LU (the CPU cost of solver='direct') is computed once, not once per
+    self-training round, and the rounds give exactly what a fresh solve per round gives."""
+    import domainadapt._solvers._label_spreading as ls
+    import domainadapt.relation.label_propagation as lp_module
+    from domainadapt.datasets import make_shifted_digits
+    from domainadapt.relation import LabelPropagation
+
+    source, target = make_shifted_digits("rotation", random_state=0)
+    calls = []
+    real_splu = ls.splu
+    monkeypatch.setattr(ls, "splu", lambda A: calls.append(A.shape) or real_splu(A))
+    kw = dict(solver="direct", n_rounds=3)
+    once = LabelPropagation(**kw).fit(source, target.X)
+    assert once.n_rounds_done_ >= 1 and len(calls) == 1
+
+    def per_round(S, alpha, **options):  # the former behaviour: factorise at every solve
+        return lambda Y0: ls.spread_labels(S, Y0, alpha, **options)
+
+    monkeypatch.setattr(lp_module, "factorize_spreading", per_round)
+    fresh = LabelPropagation(**kw).fit(source, target.X)
+    assert len(calls) == 1 + fresh.n_rounds_done_ + 1
+    np.testing.assert_array_equal(once.label_distributions_, fresh.label_distributions_)
+    np.testing.assert_array_equal(once.transduction_, fresh.transduction_)
+
+
+@pytest.mark.parametrize("solver", ["direct", "cg", "dense"])
+def test_factorize_spreading_equals_spread_labels(solver):
+    from domainadapt._solvers import factorize_spreading, spread_labels, symmetric_normalize
+
+    rng = np.random.default_rng(3)
+    W = rng.random((40, 40)) * (rng.random((40, 40)) < 0.2)
+    S = symmetric_normalize(W + W.T)
+    solve = factorize_spreading(S, 0.8, solver=solver, tol=1e-12)
+    for _ in range(2):
+        Y0 = rng.random((40, 3))
+        np.testing.assert_array_equal(
+            solve(Y0), spread_labels(S, Y0, 0.8, solver=solver, tol=1e-12)
+        )
+    with pytest.raises(ValueError, match="solver must be"):
+        factorize_spreading(S, 0.8, solver="jacobi")

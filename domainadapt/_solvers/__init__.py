@@ -13,17 +13,19 @@ and reused. The estimators in :mod:`domainadapt.feature`,
 * :func:`fista_box_sum_qp`: the same QP by accelerated projected gradient
   (Beck & Teboulle 2009), matrix-free.
 * :func:`spread_labels`, :func:`symmetric_normalize`: the label-spreading
-  linear system (Zhou et al. 2003).
+  linear system (Zhou et al. 2003); :func:`factorize_spreading` prepares it once
+  for several right-hand sides.
 """
 
 from ._emd import emd
 from ._fista import fista_box_sum_qp
-from ._label_spreading import spread_labels, symmetric_normalize
+from ._label_spreading import factorize_spreading, spread_labels, symmetric_normalize
 from ._qp import project_box_sum, project_box_sum_metric, solve_box_sum_qp
 from ._sinkhorn import sinkhorn_log
 
 __all__ = [
     "emd",
+    "factorize_spreading",
     "fista_box_sum_qp",
     "project_box_sum",
     "project_box_sum_metric",

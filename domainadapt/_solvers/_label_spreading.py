@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg, splu
 
-__all__ = ["spread_labels", "symmetric_normalize"]
+__all__ = ["factorize_spreading", "spread_labels", "symmetric_normalize"]
 
 
 def symmetric_normalize(W: Any) -> sp.csr_matrix:
@@ -77,15 +78,49 @@ def spread_labels(
     D. Zhou, O. Bousquet, T. N. Lal, J. Weston, B. Schoelkopf. "Learning with
     local and global consistency". NIPS 2003.
     """
-    Y0 = np.asarray(Y0, dtype=np.float64)
-    n = Y0.shape[0]
+    solve = factorize_spreading(S, alpha, solver=solver, tol=tol, max_iter=max_iter)
+    return solve(Y0)
+
+
+def factorize_spreading(
+    S: Any,
+    alpha: float,
+    *,
+    solver: str = "direct",
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+) -> Callable[[np.ndarray], np.ndarray]:
+    r"""Prepare :math:`Y_0 \mapsto (I - \alpha S)^{-1} Y_0` once for several right-hand sides.
+
+    :func:`spread_labels` for a graph solved repeatedly (self-training rounds):
+    ``"direct"`` factorises :math:`I - \alpha S` once (the sparse LU is the
+    expensive part, and its fill-in can be large), ``"cg"`` and ``"dense"`` keep
+    the matrix. Each call gives exactly what :func:`spread_labels` gives.
+
+    Parameters
+    ----------
+    S, alpha, solver, tol, max_iter
+        As in :func:`spread_labels`.
+
+    Returns
+    -------
+    callable
+        ``solve(Y0)`` with ``Y0`` of shape (n, n_classes), returning the same shape.
+    """
+    if solver not in ("direct", "cg", "dense"):
+        raise ValueError(f"solver must be 'direct', 'cg' or 'dense'; got {solver!r}.")
+    n = S.shape[0] if hasattr(S, "shape") else len(S)
     if solver == "dense":
         S_dense = S.toarray() if sp.issparse(S) else np.asarray(S, dtype=np.float64)
-        return np.linalg.solve(np.eye(n) - alpha * S_dense, Y0)
+        M = np.eye(n) - alpha * S_dense
+        return lambda Y0: np.linalg.solve(M, np.asarray(Y0, dtype=np.float64))
     A = (sp.eye(n, format="csr") - alpha * sp.csr_matrix(S)).tocsc()
     if solver == "direct":
-        return splu(A).solve(Y0)
-    if solver == "cg":
+        lu = splu(A)
+        return lambda Y0: lu.solve(np.asarray(Y0, dtype=np.float64))
+
+    def solve_cg(Y0: np.ndarray) -> np.ndarray:
+        Y0 = np.asarray(Y0, dtype=np.float64)
         F = np.empty_like(Y0)
         for c in range(Y0.shape[1]):
             # warm start at Y0: the solution is Y0 + alpha S Y0 + ...
@@ -96,4 +131,5 @@ def spread_labels(
                     f"(class column {c}); raise max_iter or use solver='direct'."
                 )
         return F
-    raise ValueError(f"solver must be 'direct', 'cg' or 'dense'; got {solver!r}.")
+
+    return solve_cg

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._diagnostics import NEIGHBOUR_RATIO_MIN, neighbour_label_ratio
 from .._domain import SOURCE, Domain
 from .._linalg import coral_map
-from .._solvers import spread_labels, symmetric_normalize
+from .._solvers import factorize_spreading, spread_labels, symmetric_normalize
 from .._utils import Interval
 from ..base import BaseAdapter, _fit_with_weights
 from ..exceptions import NotApplicableWarning
@@ -368,10 +368,12 @@ class LabelPropagation(BaseAdapter):
         seeds[t_lab] = Y_tl
         previous = None
         self.n_rounds_done_ = 0
+        # the graph is the same every round: factorise (LU) once, solve per round
+        spread = factorize_spreading(
+            S, self.alpha, solver=solver, tol=self.tol, max_iter=self.max_iter
+        )
         for round_ in range(self.n_rounds + 1):
-            F = spread_labels(
-                S, seeds, self.alpha, solver=solver, tol=self.tol, max_iter=self.max_iter
-            )
+            F = spread(seeds)
             scale = self._class_scale(F)
             F = F * scale
             pred = F.argmax(axis=1)
