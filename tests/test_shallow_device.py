@@ -230,6 +230,12 @@ def test_tca_transform_blocks_and_dtype(monkeypatch):
     np.testing.assert_allclose(tca.transform(X_t, domain="target"), whole, rtol=1e-12)
     Z32 = tca.transform(X_t.astype(np.float32), domain="target")
     assert Z32.dtype == np.float32
+    # a model fitted on a GPU and loaded on a machine without one embeds on the CPU
+    tca.device_ = torch.device("cuda")
+    if not HAS_CUDA:
+        np.testing.assert_allclose(tca.transform(X_t, domain="target"), whole, rtol=1e-12)
+    del tca.device_  # pickled before device_ existed
+    np.testing.assert_allclose(tca.transform(X_t, domain="target"), whole, rtol=1e-12)
 
 
 @pytest.mark.parametrize("kernel", ["linear", "linear_dual", "rbf"])

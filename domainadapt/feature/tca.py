@@ -472,7 +472,7 @@ class TCA(_KernelEmbedding):
     def _transform(self, X: np.ndarray, domain: str) -> np.ndarray:
         if self.n_landmarks_ is None:  # linear or exact kernel: NumPy
             return super()._transform(X, domain)
-        device = self.device_
+        device = getattr(self, "device_", torch.device("cpu"))  # absent: pickled by 0.2.0
         if device.type == "cuda" and not torch.cuda.is_available():
             device = torch.device("cpu")  # fitted on a GPU, loaded where there is none
         X64 = np.asarray(X, dtype=np.float64)
