@@ -1,0 +1,19 @@
+"""The committed result pages and docs name no path of the machine that produced them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted([*ROOT.glob("benchmarks/results/*.md"), *ROOT.glob("docs/*.md"), ROOT / "README.md"])
+MACHINE_PATH = re.compile(r"(?<![\w.<])(/tmp/|/home/\w|/work/|/Users/\w|[A-Z]:\\\\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_names_no_machine_path(page):
+    hits = [f"{i}: {line.strip()[:120]}" for i, line in enumerate(page.read_text().splitlines(), 1)
+            if MACHINE_PATH.search(line)]
+    assert not hits, f"{page.name} names a machine-specific path; use a placeholder:\n" + "\n".join(hits)
