@@ -60,10 +60,14 @@ from .inputs import FitInputMixin
 from .optim import LR_SCHEDULES, OPTIMIZERS
 from .persistence import PersistenceMixin
 from .settings import (
+    check_compile_available,
     check_deep_params,
+    compiled_forward,
+    forward_macs,
     make_train_config,
     resolve_epochs,
     resolve_seed,
+    resolve_threads,
     training_context,
 )
 
@@ -174,8 +178,22 @@ class DeepAdapter(
         ``_training_step`` (MCD; see :mod:`domainadapt.training.distributed`); a user
         DataLoader is used as given (give it a ``DistributedSampler``). Only rank 0
         writes checkpoints.
-    n_threads : int, optional
-        ``torch.set_num_threads`` during ``fit`` only (restored afterwards).
+    n_threads : int, "auto" or None, default="auto"
+        CPU intra-op threads (``torch.set_num_threads``) during ``fit`` only; the
+        caller's count is restored afterwards. ``"auto"``: chosen from the work of
+        one step (see Notes), on a CPU device only: 1 thread for small models (MLPs
+        on tabular or text data, LeNet-sized networks), whose steps are too short
+        to share between threads and collapse when another process competes for
+        the cores; for big ones, torch's own count (``torch.get_num_threads()``)
+        capped at the cores this process may run on (``os.sched_getaffinity``,
+        divided among the processes of a ``torchrun`` launch on the node). On
+        CUDA the count is left alone. An int: that count. ``None``: torch's count
+        as it is (the behaviour before ``"auto"``). Used count in ``n_threads_``.
+    compile : bool, default=False
+        Run the forward passes of every model part (``features``, ``classifier``,
+        a discriminator ...) through :func:`torch.compile` during training (see
+        Notes). Needs a platform ``torch.compile`` supports (a C++ compiler on CPU);
+        a ``RuntimeError`` naming ``compile`` is raised where it is unsupported.
     random_state : int, RandomState or None
         Seeds the initialisation (of the default MLP, of a ``network`` factory and of
         the heads), the batch order and dropout; the global torch RNG is restored
@@ -196,6 +214,9 @@ class DeepAdapter(
         Optimisation iterations done.
     n_epochs_ : int
         The resolved number of epochs.
+    n_threads_ : int
+        The intra-op thread count training ran with (the one ``"auto"`` chose, the
+        ``n_threads`` given, or the caller's count for ``None`` and on CUDA).
     dropout_ : float or None
         The resolved dropout of the default MLP (``None`` with a ``network``).
     standardize_ : bool
@@ -205,8 +226,50 @@ class DeepAdapter(
     estimator_ : estimator
         Only with ``estimator``.
 
+    See Also
+    --------
+    domainadapt.training.Trainer : The training loop every deep strategy runs.
+    domainadapt.training.settings.forward_macs : The work estimate of ``n_threads="auto"``.
+
     Notes
     -----
+    **Threads** (``n_threads="auto"``). The work of one step is estimated once, after
+    the parts are built, as the multiply-adds of one forward pass of the parts over
+    one batch (``batch_size`` rows), counted by forward hooks on the linear and
+    convolution layers during one forward of one row
+    (:func:`~domainadapt.training.settings.forward_macs`; deterministic, a few
+    milliseconds). Below
+    :data:`~domainadapt.training.settings.AUTO_THREADS_MIN_MACS`
+    (:math:`10^{10}` multiply-adds) training uses one thread, above it
+    ``min(torch.get_num_threads(), available cores)``. The threshold comes from
+    ``python benchmarks/deep_throughput.py --thread-sweep --repeats 1`` (DANN, batch
+    64 + 64, a 2-core machine shared with other jobs, load average 5.9-7.0; table in
+    ``benchmarks/results/deep_throughput.md``): 2 threads were slower per step than
+    1 thread for every model measured, 1.2 to 220 times (mostly 6-15 times) for
+    every model up to 0.66 G multiply-adds (MLPs from two-moons to 2000-1024-1024
+    inputs, LeNet on 16x16 and 28x28, a small convolution net on 32x32), with or
+    without a second process running torch matmuls; 1.2-1.6 times at 2.6 G; 1.2
+    times (1.08 under the second process) at 10.6 G, where a step takes 5-8 s and
+    a thread that loses its core costs little against the work of one operation.
+    From :math:`10^{10}` on, the worst case measured on a busy machine is thus a
+    fifth slower, while an idle machine can run up to its core count faster; below
+    it, one thread was always faster here. (No idle machine was available for the
+    measurement: the gain of several threads on one is not
+    measured, only bounded by the core count.)
+
+    **Compiled step** (``compile=True``). Each part is compiled in place with
+    :meth:`torch.nn.Module.compile` for the duration of training and set back to
+    eager afterwards (``parts_`` predicts, saves and pickles as usual); the loss
+    terms, the backward pass and the optimiser step run eagerly, because the
+    methods' losses read per-step Python values (the gradient-reversal coefficient,
+    the training progress) on which a compiled loss would be re-traced at every
+    step. Dropout draws from torch's generator as in eager mode
+    (``torch._inductor.config.fallback_random``), so predictions and weights match
+    ``compile=False`` with the same ``random_state`` up to float rounding
+    (``tests/test_training_compile.py``). The first steps pay the compilation
+    (seconds to a minute; later fits of the same shapes in the same process reuse
+    it), so it pays off on long runs of big networks, mostly on a GPU.
+
     Known limit of the defaults: on MNIST→USPS (16x16 pixels, per-row L2
     normalisation) the default MLP stays 5-14 points below a logistic regression on
     the raw pixels, with or without adaptation (before the defaults it was 8-38
@@ -265,7 +328,8 @@ class DeepAdapter(
         "n_classes": [Interval(Integral, 2, None, closed="left"), None],
         "estimator": [HasMethods(["fit"]), None],
         "distributed": ["boolean", StrOptions({"auto"})],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+        "compile": ["boolean"],
         "random_state": ["random_state"],
     }
 
@@ -294,7 +358,8 @@ class DeepAdapter(
         n_classes: int | None = None,
         estimator: Any = None,
         distributed: bool | str = "auto",
-        n_threads: int | None = None,
+        n_threads: int | str | None = "auto",
+        compile: bool = False,
         random_state: Any = None,
     ):
         self.network = network
@@ -321,6 +386,7 @@ class DeepAdapter(
         self.estimator = estimator
         self.distributed = distributed
         self.n_threads = n_threads
+        self.compile = compile
         self.random_state = random_state
 
 
@@ -463,10 +529,20 @@ class DeepAdapter(
             source=source, target=target, n_classes=n_classes, input_shape=input_shape,
             device=device, seed=seed,
         )
-        with training_context(seed, device, self.n_threads):
+        if self.compile:
+            check_compile_available()
+        fixed_threads = None if self.n_threads == "auto" else self.n_threads
+        with training_context(seed, device, fixed_threads):
             parts = self._make_parts(input_shape, n_classes).to(device)
             if dist_ctx.world_size > 1:
                 dist_ctx.broadcast_module(parts)
+            threads = resolve_threads(
+                self.n_threads, device,
+                lambda: forward_macs(parts, self._predict_logits, input_shape, self.batch_size),
+            )
+            if threads is not None and threads != torch.get_num_threads():
+                torch.set_num_threads(threads)
+            self.n_threads_ = torch.get_num_threads()
             trainer = Trainer(
                 parts, source, target, config=make_train_config(self, n_epochs),
                 hooks=self._train_hooks(), n_classes=n_classes, seed=seed, device=device,
@@ -479,7 +555,8 @@ class DeepAdapter(
                     trainer.resume_from(path)
                 elif self.resume is True:
                     raise ValueError(f"resume=True but there is no checkpoint at {path}.")
-            trainer.run()
+            with compiled_forward(parts, bool(self.compile)):
+                trainer.run()
         self.parts_ = parts.eval()
         self._sync_input_statistics()
         self.n_classes_ = n_classes
