@@ -15,6 +15,7 @@ target rows alike (``GridSearchCV`` turns that into NaN scores with a warning
 unless ``error_score="raise"``).
 """
 
+from ._class_ami import ClassAMIScorer, class_ami
 from ._ensemble import (
     RECOMMENDED_SCORERS,
     CandidateRanking,
@@ -55,6 +56,8 @@ __all__ = [
     "RECOMMENDED_SCORERS",
     "BatchNuclearNormScorer",
     "CandidateRanking",
+    "ClassAMIScorer",
+    "class_ami",
     "EnsembleScorer",
     "ensemble_validation",
     "InformationMaximizationScorer",
