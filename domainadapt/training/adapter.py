@@ -236,7 +236,7 @@ class DeepAdapter(
     **Threads** (``n_threads="auto"``). The work of one step is estimated once, after
     the parts are built, as the multiply-adds of one forward pass of the parts over
     one batch (``batch_size`` rows), counted by forward hooks on the linear and
-    convolution layers during one forward of one row
+    convolution layers during one forward of two rows
     (:func:`~domainadapt.training.settings.forward_macs`; deterministic, a few
     milliseconds). Below
     :data:`~domainadapt.training.settings.AUTO_THREADS_MIN_MACS`

@@ -108,8 +108,8 @@ def forward_macs(
 ) -> int:
     """Multiply-adds of one forward pass of ``parts`` over a batch of ``batch_size`` rows.
 
-    ``forward(parts, x)`` (a method's ``_predict_logits``) runs once on one row of
-    zeros, in evaluation mode, without gradients and inside a forked RNG (so it
+    ``forward(parts, x)`` (a method's ``_predict_logits``) runs once on two rows of
+    zeros (the dummy batch the parts were checked with), in evaluation mode, without gradients and inside a forked RNG (so it
     changes neither the modules nor the random streams); forward hooks count the
     linear and convolution layers it calls from their real output shapes
     (:math:`\text{out.numel()} \times` fan-in). Layers of ``parts`` it does not
@@ -162,7 +162,7 @@ def forward_macs(
     try:
         parts.eval()
         with torch.random.fork_rng(devices=[]), torch.no_grad():
-            forward(parts, torch.zeros((1, *input_shape), device=device))
+            forward(parts, torch.zeros((2, *input_shape), device=device))
     finally:
         for h in handles:
             h.remove()
@@ -170,8 +170,8 @@ def forward_macs(
     for m in parts.modules():
         if m in called or isinstance(m, _NO_MACS) or any(True for _ in m.children()):
             continue
-        total += sum(p.numel() for p in m.parameters(recurse=False) if p.dim() > 1)
-    return int(total) * int(batch_size)
+        total += 2 * sum(p.numel() for p in m.parameters(recurse=False) if p.dim() > 1)
+    return int(total) * int(batch_size) // 2
 
 
 def resolve_threads(
