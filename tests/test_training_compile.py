@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from domainadapt.model import DAN, DANN
-from domainadapt.training import DeepAdapter
+from domainadapt.training import Callback, DeepAdapter
 
 SMALL = dict(
     hidden_sizes=(8,), n_epochs=2, batch_size=32, n_threads=1, progress=False, random_state=0
@@ -48,9 +48,25 @@ def test_compiled_fit_matches_eager(cls):
     assert eager.history_[-1]["loss"] != eager.history_[0]["loss"]
 
 
-def test_compiled_parts_are_eager_after_fit():
+class _SeesCompiled(Callback):
+    """Records, at every step, whether each part runs through torch.compile."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_step_end(self, trainer, logs):
+        self.seen.append(
+            {k: getattr(m, "_compiled_call_impl", None) is not None for k, m in trainer.parts.items()}
+        )
+
+
+def test_parts_compiled_during_training_and_eager_after_fit():
     Xs, ys, Xt = _data()
-    model = DANN(compile=True, **SMALL).fit((Xs, ys), Xt)
+    model = DANN(compile=True, callbacks=[_SeesCompiled()], **SMALL).fit((Xs, ys), Xt)
+    seen = model.callbacks_[0].seen
+    assert len(seen) == model.n_iter_
+    assert all(all(step.values()) for step in seen)
+    assert set(seen[0]) == {"features", "classifier", "discriminator"}
     assert all(getattr(m, "_compiled_call_impl", None) is None for m in model.parts_.values())
     clone = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(clone.predict_proba(Xt), model.predict_proba(Xt))
