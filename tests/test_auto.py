@@ -167,6 +167,37 @@ def test_not_applicable_candidate_is_left_out():
     assert auto.best_name_ in ("no_adaptation", "coral")
 
 
+_REACHED = []
+
+
+class _WarnsThenSolves(CORAL):
+    """Warns that it cannot apply, then would do its (expensive) work."""
+
+    def _fit_transform_params(self, source, target):
+        import warnings
+
+        warnings.warn("WarnsThenSolves cannot apply here", NotApplicableWarning)
+        _REACHED.append("the work after the warning")
+        super()._fit_transform_params(source, target)
+
+
+def test_not_applicable_candidate_stops_at_its_warning(small_digits):
+    # a candidate that warns is dropped, so its fit is stopped at the warning
+    source, target = small_digits
+    _REACHED.clear()
+    auto = AutoAdapter(candidates={"no_adaptation": "no_adaptation",
+                                   "warns": _WarnsThenSolves()},
+                       estimator=_lr(), random_state=0, cv=1).fit(source, target.X)
+    errors = dict(zip(auto.cv_results_["candidate"], auto.cv_results_["error"]))
+    assert errors["warns"] == "not applicable: WarnsThenSolves cannot apply here"
+    assert _REACHED == []
+    assert auto.best_name_ == "no_adaptation"
+    # outside AutoAdapter the same strategy warns and still fits
+    with pytest.warns(NotApplicableWarning):
+        _WarnsThenSolves(estimator=_lr()).fit(source, target.X)
+    assert _REACHED == ["the work after the warning"]
+
+
 def test_in_a_pipeline_and_parallel(small_digits):
     source, target = small_digits
     X, y, sd = stack_domains(*check_source_target(source, target.X))

@@ -104,11 +104,17 @@ def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            adapter.fit(train_source, target)
+            # the candidate is dropped anyway once it warns: stop its fit there, before
+            # the expensive part (JDA's and JGSA's solves come after their check)
+            warnings.simplefilter("error", NotApplicableWarning)
+            try:
+                adapter.fit(train_source, target)
+            except NotApplicableWarning as warning:
+                raise _NotApplicable(str(warning)) from None
             row["fit_time"] = time.perf_counter() - start
             reasons = [str(w.message) for w in caught
                        if issubclass(w.category, NotApplicableWarning)]
-            if reasons:
+            if reasons:  # issued where the error filter did not reach (another thread)
                 raise _NotApplicable(reasons[0])
             for s_name, scorer in scorers.items():
                 try:
@@ -124,6 +130,7 @@ def _fit_and_score(name: str, adapter: BaseAdapter, train_source: Domain, target
         row["error"] = ""
         row["score_time"] = time.perf_counter() - start - row["fit_time"]
     except _NotApplicable as exc:
+        row.setdefault("fit_time", time.perf_counter() - start)
         row["score_time"] = 0.0
         row["error"] = f"not applicable: {exc}"
         for s_name in scorers:
