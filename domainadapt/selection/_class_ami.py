@@ -11,7 +11,6 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from .._domain import SOURCE, TARGET
 from ..base import FeatureAdapter
-from ..pipeline import DAPipeline
 from ._scorer_base import DomainScorer, _call, _check_max_rows
 
 __all__ = ["ClassAMIScorer", "class_ami"]
@@ -85,7 +84,9 @@ def _representation(estimator: Any, X: np.ndarray) -> np.ndarray:
     scikit-learn) is applied to the rows as given.
     """
     sd = np.full(len(X), TARGET)
-    if isinstance(estimator, DAPipeline):
+    # a DAPipeline, recognised by its row-mapping methods: the pipeline layer sits above
+    # selection, which must not import it
+    if hasattr(estimator, "_transform_rows") and hasattr(estimator, "_final_step"):
         Xt = np.asarray(estimator._transform_rows(X, sd))
         final = estimator._final_step()
         if isinstance(final, FeatureAdapter):
