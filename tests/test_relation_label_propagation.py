@@ -215,3 +215,20 @@ def test_coral_alignment_is_coral_adapters_map(moons):
         lp._align(X_s, "source"), coral.transform(X_s, domain="source"), atol=1e-12
     )
     np.testing.assert_array_equal(lp._align(X_t, "target"), X_t)
+
+
+def test_auto_solver_uses_cg_above_2000_target_rows_with_the_same_labels():
+    # "auto" keeps the sparse LU only up to 2 000 target rows: above, CG on the
+    # well-conditioned (I - alpha S) gives the same labels without the LU's fill-in
+    from domainadapt.relation.label_propagation import DIRECT_MAX_ROWS
+
+    rng = np.random.default_rng(0)
+    X_s = rng.normal(size=(300, 16))
+    y_s = (X_s[:, 0] > 0).astype(int)
+    X_t = rng.normal(size=(DIRECT_MAX_ROWS + 500, 16)) + 0.3
+    auto = LabelPropagation().fit((X_s, y_s), X_t)
+    direct = LabelPropagation(solver="direct").fit((X_s, y_s), X_t)
+    assert DIRECT_MAX_ROWS == 2000
+    assert auto._resolve_solver(len(X_t)) == "cg"
+    assert auto._resolve_solver(DIRECT_MAX_ROWS) == "direct"
+    np.testing.assert_array_equal(auto.predict(X_t), direct.predict(X_t))
