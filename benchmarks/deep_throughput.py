@@ -343,16 +343,9 @@ def under_load(a, argv) -> int:
             f"{ml:.2f} [{min(lo):.2f}-{max(lo):.2f}] | {ml / mq:.1f}x |"
         )
     print(*header, *rows, sep="\n")
-    cmd = command_line(__file__, argv)
-    write_section(
-        a.out,
-        f"`{cmd}`",
-        [
-            provenance(cmd, seconds=time.time() - started),
-            "",
-            f"- Machine: {machine_info()}; device `cpu`. **Other jobs already share this "
-            f"machine**: the load average (1 min) was {load0[0]:.1f} at the start and "
-            f"{load1[0]:.1f} at the end, so *quiet* means the machine as it was, not idle.",
+    _write_shared_machine_section(
+        a.out, argv, started, load0, load1, cores=None,
+        bullets=[
             f"- Workload: `DANN(n_epochs=3)`, otherwise default settings (MLP 64-64, batch 64, "
             f"Adam), two-moons {len(Xs)} source + {len(Xt)} target rows "
             f"({len(Xs) // 64 * 3} steps); whole `fit` wall time, median [min-max] of "
@@ -363,12 +356,32 @@ def under_load(a, argv) -> int:
             "- The reference row times a fixed single-threaded Python loop after each round "
             "of fits: its ratio is the share of a core one thread loses to the second "
             "process on this machine, the floor of any one-thread fit's ratio.",
-            "",
-            *header,
-            *rows,
         ],
+        table=[*header, *rows],
     )
     return 0
+
+
+def _write_shared_machine_section(out, argv, started, load0, load1, *, cores: int | None,
+                                  bullets: list[str], table: list[str]) -> None:
+    """Write a ``--under-load`` / ``--thread-sweep`` section: the command, the machine with
+    its load average (other jobs share it, so *quiet* is not idle), ``bullets``, ``table``."""
+    cmd = command_line(__file__, argv)
+    where = "device `cpu`" if cores is None else f"device `cpu`, {cores} cores available"
+    write_section(
+        out,
+        f"`{cmd}`",
+        [
+            provenance(cmd, seconds=time.time() - started),
+            "",
+            f"- Machine: {machine_info()}; {where}. **Other jobs already share this "
+            f"machine**: the load average (1 min) was {load0[0]:.1f} at the start and "
+            f"{load1[0]:.1f} at the end, so *quiet* means the machine as it was, not idle.",
+            *bullets,
+            "",
+            *table,
+        ],
+    )
 
 
 def sweep_models():
@@ -449,17 +462,9 @@ def thread_sweep(a, argv) -> int:
             f"{lo[many] / lo[1]:.2f} | {pick} |"
         )
     print(*header, *rows, sep="\n")
-    cmd = command_line(__file__, argv)
-    write_section(
-        a.out,
-        f"`{cmd}`",
-        [
-            provenance(cmd, seconds=time.time() - started),
-            "",
-            f"- Machine: {machine_info()}; device `cpu`, {available_cores()} cores available. "
-            "**Other jobs already share this machine**: the load average (1 min) was "
-            f"{load0[0]:.1f} at the start and {load1[0]:.1f} at the end, so *quiet* means "
-            "the machine as it was, not idle.",
+    _write_shared_machine_section(
+        a.out, argv, started, load0, load1, cores=available_cores(),
+        bullets=[
             "- Time of one DANN step (default discriminator 64, batch 64 source + 64 target, "
             f"Adam): the second epoch of a 2-epoch fit divided by its steps, median of "
             f"{a.repeats} fits per cell; inputs are random. *Loaded*: a second process runs "
@@ -468,10 +473,8 @@ def thread_sweep(a, argv) -> int:
             "rows as `n_threads=\"auto\"` estimates it (`forward_macs`); \"auto\" uses "
             f"more than one thread from {AUTO_THREADS_MIN_MACS / 1e6:.0f} M "
             "(`AUTO_THREADS_MIN_MACS`).",
-            "",
-            *header,
-            *rows,
         ],
+        table=[*header, *rows],
     )
     return 0
 
