@@ -15,6 +15,7 @@ import torch
 
 from ._utils import check_grid, check_positive
 from .ops import bandwidth_heuristic
+from .ops.kernels import pairwise_sq_dists
 
 __all__ = [
     "DEFAULT_MULTIPLIERS",
@@ -105,7 +106,8 @@ def gaussian_kernel(X: np.ndarray, C: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def gaussian_kernel_tensor(X: torch.Tensor, C: torch.Tensor, sigma: float) -> torch.Tensor:
-    """:func:`gaussian_kernel` on torch tensors (same centring, clamping and formula).
+    """:func:`gaussian_kernel` on torch tensors (the squared distances of
+    :func:`~domainadapt.ops.kernels.pairwise_sq_dists`, centred and clamped at 0).
 
     Parameters
     ----------
@@ -120,11 +122,7 @@ def gaussian_kernel_tensor(X: torch.Tensor, C: torch.Tensor, sigma: float) -> to
     Tensor of shape (n_x, n_c)
         On the device and of the dtype of ``X``.
     """
-    mean = C.mean(0)
-    Xc, Cc = X - mean, C - mean
-    sq = (Xc * Xc).sum(1)[:, None] + (Cc * Cc).sum(1)[None, :] - 2.0 * (Xc @ Cc.T)
-    sq.clamp_(min=0.0)
-    return torch.exp(sq * (-0.5 / float(sigma) ** 2))
+    return torch.exp(pairwise_sq_dists(X, C) * (-0.5 / float(sigma) ** 2))
 
 
 def bandwidth_grid(
