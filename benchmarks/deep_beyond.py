@@ -29,14 +29,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import command_line, machine_info, provenance, write_report
+from _deep_common import mean_std, parse_log, run_grid
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_beyond_shifts.md"
 TASKS = {
@@ -160,22 +159,14 @@ def run_one(method: str, task: str, seed: int, threads: int | None) -> dict:
     return out
 
 
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return "-"
-    a = np.asarray(values)
-    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
+def _log_record(m) -> dict:
+    """One run's result from a matched ``LOG_LINE``."""
+    return {"acc": float(m["acc"]), "fit_s": float(m["fit"]), "seed": int(m["seed"])}
 
 
-def parse_log(path: Path) -> dict[tuple[str, str], list[dict]]:
-    results: dict[tuple[str, str], list[dict]] = {}
-    for line in path.read_text().splitlines():
-        m = re.match(LOG_LINE, line.strip())
-        if m:
-            results.setdefault((m["method"], m["task"]), []).append(
-                {"acc": float(m["acc"]), "fit_s": float(m["fit"]), "seed": int(m["seed"])}
-            )
-    return results
+def _log_line(method: str, task: str, seed: int, r: dict) -> str:
+    """The line printed for one run (``LOG_LINE`` reads it back)."""
+    return f"{task} {method:12s} seed {seed}: target acc {r['acc']:.1f} %, fit {r['fit_s']:.1f} s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,29 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-info", default="", help="with --from-log: how the logged run was made")
     a = ap.parse_args(argv)
 
-    import torch
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    load0 = os.getloadavg()
-    started = time.time()
-    results: dict[tuple[str, str], list[dict]] = {}
-    runs = [(m, t, s) for t in a.tasks for s in a.seeds for m in a.methods]
-    if a.from_log is not None:
-        results, runs = parse_log(a.from_log), []
-
-    def report(key, r):
-        method, task, seed = key
-        for extra, r_extra in r.pop("extra", {}).items():
-            report((extra, task, seed), r_extra)
-        results.setdefault((method, task), []).append(r)
-        print(f"{task} {method:12s} seed {seed}: target acc {r['acc']:.1f} %, "
-              f"fit {r['fit_s']:.1f} s", flush=True)
-
-    for key in runs:
-        report(key, run_one(*key, a.threads))
-    elapsed = time.time() - started
-    load1 = os.getloadavg()
+    grid = run_grid(
+        a.methods, a.tasks, a.seeds, run_one, (a.threads,),
+        describe=_log_line,
+        threads=a.threads,
+        from_log=None if a.from_log is None
+        else lambda: parse_log(a.from_log, LOG_LINE, "task", _log_record),
+    )
+    results, elapsed, load0, load1 = grid.results, grid.seconds, grid.load_start, grid.load_end
 
     shown = [m for method in a.methods for m in (*EXTRA_ROWS.get(method, ()), method)]
     base = {t: results.get(("source_only", t), []) for t in a.tasks}
@@ -225,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = [header, "|" + "---|" * (3 + 2 * len(a.tasks))]
     for method in shown:
-        accs = [_fmt([r["acc"] for r in results.get((method, t), [])]) for t in a.tasks]
+        accs = [mean_std([r["acc"] for r in results.get((method, t), [])]) for t in a.tasks]
         deltas = []
         for t in a.tasks:
             mine, ref = results.get((method, t), []), base[t]

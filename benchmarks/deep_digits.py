@@ -53,13 +53,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import command_line, machine_info, provenance, write_report
+from _deep_common import mean_std, parse_log, run_grid
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_digits.md"
 DIRECTIONS = {"M2U": ("mnist", "usps"), "U2M": ("usps", "mnist")}
@@ -341,17 +341,6 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
 
 
 # ----------------------------------------------------------------------------- report
-def _fmt(values: list[float], n_expected: int | None = None) -> str:
-    """``mean ± std``; ``(n = k)`` is added when fewer runs than ``n_expected`` finished."""
-    if not values:
-        return "-"
-    a = np.asarray(values)
-    txt = f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}"
-    if n_expected is not None and len(a) < n_expected:
-        txt += f" (n = {len(a)})"
-    return txt
-
-
 def paper_tables(directions: list[str]) -> list[str]:
     head = "| published row | source | " + " | ".join(directions) + " |"
     lines = [head, "|" + "---|" * (2 + len(directions))]
@@ -396,23 +385,14 @@ LOG_LINE = (
 )
 
 
-def parse_log(path: Path) -> dict[tuple[str, str], list[dict]]:
-    """Per-run results from the lines this script prints (to re-render a table)."""
-    import re
-
-    results: dict[tuple[str, str], list[dict]] = {}
-    for line in path.read_text().splitlines():
-        m = re.match(LOG_LINE, line.strip())
-        if m:
-            results.setdefault((m["method"], m["direction"]), []).append(
-                {
-                    "acc": float(m["acc"]),
-                    "src_train_acc": float(m["src"]),
-                    "src_val_acc": float(m["val"] or "nan"),
-                    "fit_s": float(m["fit"]),
-                }
-            )
-    return results
+def _log_record(m) -> dict:
+    """One run's result from a matched ``LOG_LINE``."""
+    return {
+        "acc": float(m["acc"]),
+        "src_train_acc": float(m["src"]),
+        "src_val_acc": float(m["val"] or "nan"),
+        "fit_s": float(m["fit"]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,43 +434,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = ap.parse_args(argv)
 
-    import torch
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    load0 = os.getloadavg()
-    started = time.time()
-    results: dict[tuple[str, str], list[dict]] = {}
-    runs = [(m, d, s) for d in a.directions for s in a.seeds for m in a.methods]
-    if a.from_log is not None:
-        results, runs = parse_log(a.from_log), []
-
-    def report(key, r):
-        method, direction, seed = key
-        for extra, r_extra in r.pop("extra", {}).items():
-            report((extra, direction, seed), r_extra)
-        results.setdefault((method, direction), []).append(r)
-        print(
+    def describe(method, direction, seed, r):  # the line LOG_LINE reads back
+        return (
             f"{direction} {method:12s} seed {seed}: target test acc {r['acc']:.1f} %, "
             f"source train acc {r['src_train_acc']:.1f} %"
             + (f", source val acc {r['src_val_acc']:.1f} %" if a.val_fraction > 0 else "")
-            + f", fit {r['fit_s']:.1f} s",
-            flush=True,
+            + f", fit {r['fit_s']:.1f} s"
         )
 
-    if a.jobs > 1 and runs:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = {key: pool.submit(run_one, *key, a) for key in runs}
-            for key in runs:
-                report(key, futures[key].result())
-    else:
-        for key in runs:
-            report(key, run_one(*key, a))
-    load1 = os.getloadavg()
-    elapsed = time.time() - started
+    grid = run_grid(
+        a.methods, a.directions, a.seeds, run_one, (a,),
+        describe=describe,
+        threads=a.threads,
+        from_log=None if a.from_log is None
+        else lambda: parse_log(a.from_log, LOG_LINE, "direction", _log_record),
+        jobs=a.jobs,
+    )
+    results, elapsed, load0, load1 = grid.results, grid.seconds, grid.load_start, grid.load_end
 
     dirs = a.directions
     header = (
@@ -505,7 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     shown = [m for method in a.methods for m in (*EXTRA_ROWS.get(method, ()), method)]
     for method in shown:
-        ours = [_fmt([r["acc"] for r in results.get((method, d), [])], len(a.seeds)) for d in dirs]
+        ours = [
+            mean_std([r["acc"] for r in results.get((method, d), [])], len(a.seeds)) for d in dirs
+        ]
         ref = OUR_PAPER_ROW[method]
         if ref is None:
             paper, ref_txt = ["-"] * len(dirs), "-"
@@ -516,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         times = [r["fit_s"] for d in dirs for r in results.get((method, d), [])]
         times = [t for t in times if not np.isnan(t)]
         t = f"{np.median(times):.0f} (max {max(times):.0f})" if times else "-"
-        src = _fmt([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])])
+        src = mean_std([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])])
         hp_method = "tent" if method == "tent_source" else method
         settings = ", ".join(
             f"{k}={v!r}" for k, v in hyper_parameters(hp_method, a.epochs, a.optim).items()
