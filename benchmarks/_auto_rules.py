@@ -2,8 +2,10 @@
 
 ``benchmarks/auto.py`` writes, per task and seed, every candidate's scores and true target
 accuracy. Any rule "rank the candidates by the mean rank over a set of scorers, keep the
-first, optionally fall back to no adaptation unless a strict majority of those scorers
-rate it at least as high as no adaptation" can then be evaluated without refitting. This
+first, optionally fall back to no adaptation when a strict majority of those scorers rate
+it below no adaptation" (``AutoAdapter``'s ``guard="harm"``; ``"lead"``, its guard in
+0.2.0, falls back unless a strict majority rate it at least as high) can then be
+evaluated without refitting. This
 module does it for every set of one to three scorers, in sample (all collections) and
 leave-one-collection-out (the rule is chosen on the other collections, then judged on the
 held-out one), so that the report says whether another default would have met the goals
@@ -42,21 +44,27 @@ def _problems(score_rows: list[dict], group_of: dict[str, str], scorers: list[st
     return problems
 
 
-def _evaluate(problems: list, members: list[int], guard: bool,
+def _evaluate(problems: list, members: list[int], guard: str | None,
               z_needed: float | None = None) -> dict:
     """Per task (mean over seeds): gain of the kept candidate over no adaptation.
 
-    With ``z_needed``, the guard also requires the kept candidate's recorded paired
-    evidence (``guard_z``, computed by AutoAdapter for its default scorers) to reach it.
+    ``guard``: None, ``"harm"`` or ``"lead"`` (``AutoAdapter``'s rules). With
+    ``z_needed``, the guard also uses the candidate's recorded paired evidence
+    (``guard_z``, computed by AutoAdapter for its default scorers): ``"harm"`` falls
+    back when it is at or below ``-z_needed``, ``"lead"`` unless it reaches ``z_needed``.
     """
     gains, accs = defaultdict(list), defaultdict(list)
     for p in problems:
         i = int(np.argmax(p["ranks"][:, members].mean(axis=1)))
         if guard and i != p["base"]:
-            not_worse = (p["values"][i, members] >= p["values"][p["base"], members]).sum()
-            if 2 * not_worse <= len(members):
-                i = p["base"]
-            elif z_needed is not None and not p["z"][i] >= z_needed:
+            mine, base = p["values"][i, members], p["values"][p["base"], members]
+            if guard == "lead":
+                veto = 2 * (mine >= base).sum() <= len(members) or (
+                    z_needed is not None and not p["z"][i] >= z_needed)
+            else:
+                veto = 2 * (mine < base).sum() > len(members) or (
+                    z_needed is not None and p["z"][i] <= -z_needed)
+            if veto:
                 i = p["base"]
         gains[(p["group"], p["task"])].append(p["acc"][i] - p["acc"][p["base"]])
         accs[p["group"]].append(p["acc"][i])
@@ -65,9 +73,10 @@ def _evaluate(problems: list, members: list[int], guard: bool,
 
 
 def format_rules(score_rows: list[dict], group_of: dict[str, str],
-                 default_members: list[str], default_guard: bool = True,
+                 default_members: list[str], default_guard: str = "harm",
                  tolerance: float = 0.5, gap_goal: float = 1.5,
-                 z_needed: float | None = None) -> str:
+                 z_needed: float | None = None,
+                 previous_members: list[str] | None = None) -> str:
     """A Markdown section: the default rule, the best rules in sample, and leave-one-out."""
     scorers = [c for c in score_rows[0] if c not in NOT_SCORERS]
     problems = _problems(score_rows, group_of, scorers)
@@ -79,20 +88,25 @@ def format_rules(score_rows: list[dict], group_of: dict[str, str],
             acc_by[group_of[r["task"]]][r["candidate"]].append(100 * float(r["target_accuracy"]))
     oracle = {g: max(np.mean(v) for v in acc_by[g].values()) for g in groups}
 
+    def rule_of(member_names, guard, z=None):
+        members = [scorers.index(m) for m in member_names if m in scorers]
+        if len(members) != len(member_names):
+            return None
+        res = _evaluate(problems, members, guard, z)
+        return {"members": list(member_names), "guard": guard,
+                "bad": {g: sum(1 for (gg, _), v in res["gain"].items()
+                               if gg == g and v < -tolerance) for g in groups},
+                "gap": {g: res["acc"][g] - oracle[g] for g in groups},
+                "worst": min(res["gain"].values()),
+                "mean_gain": float(np.mean(list(res["gain"].values())))}
+
     rules = []
     for size in (1, 2, 3):
-        for members in itertools.combinations(range(len(scorers)), size):
-            for guard in (False, True):
-                if guard and size == 1:
-                    continue  # the one member always agrees with itself
-                res = _evaluate(problems, list(members), guard)
-                bad = {g: sum(1 for (gg, _), v in res["gain"].items() if gg == g and v < -tolerance)
-                       for g in groups}
-                gap = {g: res["acc"][g] - oracle[g] for g in groups}
-                rules.append({"members": [scorers[j] for j in members], "guard": guard,
-                              "bad": bad, "gap": gap,
-                              "worst": min(res["gain"].values()),
-                              "mean_gain": float(np.mean(list(res["gain"].values())))})
+        for members in itertools.combinations(scorers, size):
+            for guard in (None, "harm"):
+                if guard and size <= 2:
+                    continue  # the best-ranked of one or two members is never below on most
+                rules.append(rule_of(list(members), guard))
 
     def cost(rule, among):
         # both goals at once: tasks below no adaptation - tolerance, plus the mean
@@ -102,13 +116,11 @@ def format_rules(score_rows: list[dict], group_of: dict[str, str],
 
     def row(label, rule):
         gaps = " | ".join(f"{rule['gap'][g]:+.1f}" for g in groups)
-        return (f"| {label} | {' + '.join(rule['members'])} | {'yes' if rule['guard'] else 'no'} "
+        return (f"| {label} | {' + '.join(rule['members'])} | {rule['guard'] or 'no'} "
                 f"| {sum(rule['bad'].values())} | {rule['worst']:+.1f} | {rule['mean_gain']:+.1f} "
                 f"| {gaps} |")
 
-    default = next((r for r in rules if r["members"] == [s for s in scorers
-                                                         if s in default_members]
-                    and r["guard"] == default_guard), None)
+    default = rule_of(default_members, default_guard)
     ranked = sorted(rules, key=lambda r: cost(r, groups))
     header = ("| rule | scorers (mean rank) | guard | tasks < no adapt. − 0.5 | worst task | "
               "mean gain | " + " | ".join(f"gap {g}" for g in groups) + " |")
@@ -116,8 +128,9 @@ def format_rules(score_rows: list[dict], group_of: dict[str, str],
         "## Other selection rules on the same fits",
         "",
         f"Replayed from the `.scores.csv` files: {len(rules)} rules (every set of 1 to 3 of the "
-        f"scorers {', '.join(scorers)}, ranked by mean rank, with and without the majority "
-        "guard) on the candidates AutoAdapter fitted on its training part of the source. "
+        f"scorers {', '.join(scorers)}, ranked by mean rank; sets of three also with the "
+        "majority rule of `guard=\"harm\"`) on the candidates AutoAdapter fitted on its "
+        "training part of the source. "
         "`gap`: the kept candidate's mean target accuracy minus the oracle-best candidate's "
         "mean on that collection (points). Ranked by a cost that counts both goals: the number "
         f"of tasks below no adaptation − {tolerance} plus the mean shortfall (points) beyond "
@@ -128,18 +141,16 @@ def format_rules(score_rows: list[dict], group_of: dict[str, str],
     ]
     has_z = any(np.isfinite(p["z"]).any() for p in problems)
     if default is not None and z_needed is not None and has_z:
-        members = [scorers.index(m) for m in default["members"]]
-        res = _evaluate(problems, members, True, z_needed)
-        tested = {**default, "guard": True,
-                  "bad": {g: sum(1 for (gg, _), v in res["gain"].items()
-                                 if gg == g and v < -tolerance) for g in groups},
-                  "gap": {g: res["acc"][g] - oracle[g] for g in groups},
-                  "worst": min(res["gain"].values()),
-                  "mean_gain": float(np.mean(list(res["gain"].values())))}
-        lines.append(row(f"**default** (majority + paired z ≥ {z_needed:.2f})", tested))
-        lines.append(row("the default's scorers, majority guard only", default))
+        sign = "≤ −" if default_guard == "harm" else "≥ "
+        lines.append(row(f"**default** (majority + paired z {sign}{z_needed:.2f})",
+                         rule_of(default_members, default_guard, z_needed)))
+        lines.append(row("the default's scorers, majority rule only", default))
     elif default is not None:
         lines.append(row("**default**", default))
+    if previous_members:
+        previous = rule_of(previous_members, "lead")
+        if previous is not None:
+            lines.append(row("0.2.0's scorers, its guard's majority rule", previous))
     for k, rule in enumerate(ranked[:8], 1):
         lines.append(row(f"in sample #{k}", rule))
     lines += [
@@ -157,6 +168,6 @@ def format_rules(score_rows: list[dict], group_of: dict[str, str],
         best = min(rules, key=lambda r: cost(r, others))
         default_gap = f"{default['gap'][held]:+.1f}" if default is not None else "n/a"
         lines.append(f"| {held} | {' + '.join(best['members'])} | "
-                     f"{'yes' if best['guard'] else 'no'} | {best['bad'][held]} | "
+                     f"{best['guard'] or 'no'} | {best['bad'][held]} | "
                      f"{best['gap'][held]:+.1f} | {default_gap} |")
     return "\n".join(lines) + "\n"

@@ -232,7 +232,8 @@ def rules_section(paths: list[Path]) -> str:
     group_of = {t.name: t.group for t in get_tasks()}
     z_needed = float(norm.ppf(AutoAdapter().guard_confidence))
     return "\n" + format_rules(score_rows, group_of, default_members=list(DEFAULT_SCORERS),
-                               z_needed=z_needed)
+                               z_needed=z_needed,
+                               previous_members=["reverse", "mixval", "ensv"])
 
 
 def plot(rows, tasks, path) -> None:

@@ -176,7 +176,7 @@ class _WarnsThenSolves(CORAL):
     def _fit_transform_params(self, source, target):
         import warnings
 
-        warnings.warn("WarnsThenSolves cannot apply here", NotApplicableWarning)
+        warnings.warn("WarnsThenSolves cannot apply here", NotApplicableWarning, stacklevel=2)
         _REACHED.append("the work after the warning")
         super()._fit_transform_params(source, target)
 

@@ -84,10 +84,11 @@ def test_ensemble_rows_average_to_ensv():
 
 
 def test_guard_z_recomputed_from_the_scorers_rows(digits):
-    """cv_results_["guard_z"] is the Stouffer sum of the paired z of the three default scorers."""
+    """cv_results_["guard_z"] is the Stouffer sum of the paired z of the per-row scorers."""
     source, target = digits
     auto = AutoAdapter(candidates=["no_adaptation", "coral", "subspace_alignment"],
                        estimator=LogisticRegression(max_iter=300), refit=False,
+                       scorers=["reverse", "mixval", "ensv", "class_ami"],
                        random_state=0).fit(source, target.X)
     val = auto.validation_index_
     X, y, sd = _stacked(Domain(source.X[val], source.y[val]), target)
@@ -110,11 +111,11 @@ def test_guard_z_recomputed_from_the_scorers_rows(digits):
         assert res["guard_z"][i] == pytest.approx(expected, rel=1e-9)
 
 
-def test_guard_vetoes_exactly_below_the_confidence_threshold(digits):
+def test_lead_guard_vetoes_exactly_below_the_confidence_threshold(digits):
     """The same fits, two confidence levels on either side of the top candidate's z."""
     source, target = digits
     kwargs = dict(candidates=["no_adaptation", "coral"], estimator=LogisticRegression(max_iter=300),
-                  random_state=0)
+                  scorers=["reverse", "mixval", "ensv"], guard="lead", random_state=0)
     first = AutoAdapter(guard_confidence=0.5, **kwargs).fit(source, target.X)
     assert first.ranking_[0] == "coral" and not first.guard_vetoed_
     z = first.cv_results_["guard_z"][list(first.cv_results_["candidate"]).index("coral")]
@@ -128,10 +129,54 @@ def test_guard_vetoes_exactly_below_the_confidence_threshold(digits):
     assert below.guard_reason_ == ""
 
 
+def _by_c(table):
+    """A scorer that rates each NoAdaptation candidate by its regression's C."""
+
+    def score(estimator, X, y=None, sample_domain=None):
+        return table[estimator.estimator_.C]
+
+    return score
+
+
+def test_harm_guard_vetoes_exactly_at_the_confidence_threshold(digits):
+    """The default guard keeps no adaptation once the per-row evidence says "worse".
+
+    A lookup scorer ranks two strongly regularised regressions above no adaptation, so one
+    of them is ranked first; reverse validation rates it below no adaptation, row by row.
+    One scorer of two against it is no majority: only the paired test can veto it.
+    """
+    source, target = digits
+    candidates = {"no_adaptation": NoAdaptation(LogisticRegression(C=1.0, max_iter=300)),
+                  "weak": NoAdaptation(LogisticRegression(C=0.05, max_iter=300)),
+                  "weaker": NoAdaptation(LogisticRegression(C=0.005, max_iter=300))}
+    scorers = {"lookup": _by_c({0.05: 3.0, 0.005: 2.0, 1.0: 1.0}),
+               "reverse": ReverseValidationScorer()}
+    kwargs = dict(candidates=candidates, scorers=scorers, random_state=0)
+    first = AutoAdapter(guard=False, **kwargs).fit(source, target.X)
+    assert first.ranking_[0] == "weak"
+    res = first.cv_results_
+    i, base = list(res["candidate"]).index("weak"), list(res["candidate"]).index("no_adaptation")
+    assert res["score_reverse"][i] < res["score_reverse"][base]
+    z = res["guard_z"][i]
+    assert np.isfinite(z) and z < 0
+    vetoes = AutoAdapter(guard_confidence=float(norm.cdf(-z - 0.01)), **kwargs).fit(
+        source, target.X)
+    keeps = AutoAdapter(guard="harm", guard_confidence=float(norm.cdf(-z + 0.01)),
+                        **kwargs).fit(source, target.X)
+    assert vetoes.guard_vetoed_ and vetoes.best_name_ == "no_adaptation"
+    assert "says it is worse than no adaptation" in vetoes.guard_reason_
+    assert not keeps.guard_vetoed_ and keeps.best_name_ == "weak"
+    # the former guard ("lead") vetoes it for want of a majority, whatever the level
+    lead = AutoAdapter(guard="lead", **kwargs).fit(source, target.X)
+    assert lead.guard_vetoed_ and "most scorers" in lead.guard_reason_
+
+
 def test_guard_confidence_is_validated(digits):
     source, target = digits
     with pytest.raises(ValueError, match="guard_confidence"):
         AutoAdapter(candidates=["no_adaptation"], guard_confidence=1.0).fit(source, target.X)
+    with pytest.raises(ValueError, match="guard"):
+        AutoAdapter(candidates=["no_adaptation"], guard="always").fit(source, target.X)
 
 
 def test_candidates_with_identical_target_labels_count_once_in_ensv():

@@ -88,7 +88,7 @@ def test_target_labels_add_true_accuracy_but_never_change_the_choice(digits_file
     true, shuffled_res = results["true"], results["shuffled"]
     assert "target_accuracy" in true.columns
     # the unsupervised scores and the choice do not depend on the target labels
-    for col in ("candidate", "reverse", "mixval", "ensv", "mean_rank", "kept"):
+    for col in ("candidate", "reverse", "class_ami", "mean_rank", "kept"):
         pd.testing.assert_series_equal(true[col], shuffled_res[col])
     # true labels: digits under rotation are well above chance; shuffled ones are not
     assert true["target_accuracy"].min() > 0.5

@@ -288,8 +288,8 @@ def run_compare(args: argparse.Namespace) -> int:
                                                   "target_accuracy", "kept", "fit_s", "error")]
     verdict = f"Kept: {auto.best_name_}"
     if auto.guard_vetoed_:
-        verdict += (f" (the negative-transfer guard vetoed {auto.ranking_[0]}: most scorers "
-                    "rate it below no adaptation)")
+        verdict += (f" (the negative-transfer guard vetoed {auto.ranking_[0]}: "
+                    f"{auto.guard_reason_})")
     notes = [
         f"Candidates ranked by the mean of their ranks under the unsupervised scorers "
         f"({', '.join(scorers)}; higher is better); no target label was used.",
