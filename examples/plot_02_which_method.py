@@ -5,9 +5,9 @@ Which method should I use?
 :class:`domainadapt.selection.AutoAdapter` answers without a single target
 label: it holds out part of the labelled source, fits every candidate strategy
 on the rest plus the unlabelled target, scores each with unsupervised scorers
-(reverse validation, MixVal and the agreement with the ensemble, by default),
-ranks them, and keeps the best unless most scorers rate it below no adaptation
-or its lead is within the scorers' noise (the negative-transfer guard).
+(reverse validation and ClassAMI, by default), ranks them, and keeps the best
+unless most scorers rate it below no adaptation or their row-by-row evidence
+says it is worse (the negative-transfer guard).
 """
 
 # %%

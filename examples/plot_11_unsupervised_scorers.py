@@ -97,6 +97,5 @@ plt.show()
 # weights (``flatten_=0``), so ``iwcv`` is plain accuracy on held-out source
 # rows, which happens to follow the target on this shift (a larger subspace
 # helps both domains); it need not on another. No scorer is reliable on every problem; :class:`~domainadapt.selection.AutoAdapter`
-# combines several (by default reverse validation, MixVal and the agreement with
-# the ensemble) by their mean rank, which the benchmarks found more robust than
-# any single one.
+# combines several (by default reverse validation and ClassAMI) by their mean
+# rank, which the benchmarks found more robust than any single one.
