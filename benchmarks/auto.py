@@ -43,6 +43,7 @@ from domainadapt.benchmarks import get_tasks
 from domainadapt.benchmarks.__main__ import _available_groups
 from domainadapt.registry import get_adapter
 from domainadapt.selection import AutoAdapter, get_scorers
+from domainadapt.selection._search import _ensemble_agreement
 from domainadapt.selection.auto import DEFAULT_PORTFOLIO, DEFAULT_SCORERS
 
 RESULTS = Path(__file__).parent / "results" / "auto.md"
@@ -115,11 +116,16 @@ def run_one(task, seed: int, scorer_names: list[str]):
         ok = np.isfinite(values)
         rhos[s] = (float(spearmanr(values[ok], true_acc[ok])[0])
                    if ok.sum() > 2 and np.ptp(true_acc[ok]) > 0 else float("nan"))
+    if "score_ensv" in res:
+        ensv = {n: float(res["score_ensv"][index[n]]) for n in names}
+    else:  # not among the default scorers: computed over the same fitted candidates
+        ensv = {n: float(v.mean()) for n, v in
+                _ensemble_agreement(auto.candidates_, target.X).items()}
     ens = np.array([res["mean_rank"][index[n]] for n in names])
     rhos["ensemble"] = float(spearmanr(ens, true_acc)[0]) if np.ptp(true_acc) > 0 else np.nan
     for row, v, n in zip(per_candidate, ens, names):
         row["ensemble"] = float(v)
-        row["ensv"] = float(res["score_ensv"][index[n]]) if "score_ensv" in res else np.nan
+        row["ensv"] = ensv[n]
         row["guard_z"] = float(res["guard_z"][index[n]])
     return singles, auto_row, rhos, per_candidate
 
