@@ -240,3 +240,22 @@ def test_too_few_source_rows_says_so():
     with pytest.raises(ValueError, match="too few to hold out"):
         AutoAdapter(candidates=["coral"]).fit((rng.normal(size=(3, 2)), [0, 1, 0]),
                                               Domain(rng.normal(size=(5, 2))))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_default_does_no_harm_without_a_shift(seed):
+    """Two random halves of scikit-learn's digits: nothing to adapt to.
+
+    Whatever the default portfolio, scorers and guard keep, it must stay within a
+    point of no adaptation (measured: -0.4 and -0.3 with subspace alignment kept).
+    """
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    idx = np.random.RandomState(seed).permutation(len(X))
+    half = len(X) // 2
+    source = Domain(X[idx[:half]] / 16, y[idx[:half]])
+    target = Domain(X[idx[half:]] / 16, y[idx[half:]])
+    baseline = NoAdaptation(_lr()).fit(source, target.X).score(target.X, target.y)
+    auto = AutoAdapter(estimator=_lr(), random_state=seed).fit(source, target.X)
+    assert auto.score(target.X, target.y) >= baseline - 0.01
