@@ -20,6 +20,8 @@ from collections import defaultdict
 import numpy as np
 from scipy.stats import rankdata
 
+from domainadapt.selection.auto import _guard_veto
+
 #: Columns of ``*.scores.csv`` that are not scorers.
 NOT_SCORERS = ("task", "seed", "candidate", "target_accuracy", "ensemble", "guard_z")
 BASELINE = "no_adaptation"
@@ -34,11 +36,11 @@ def _problems(score_rows: list[dict], group_of: dict[str, str], scorers: list[st
         names = [r["candidate"] for r in rows]
         if BASELINE not in names:
             continue
-        values = np.array([[float(r[s]) for s in scorers] for r in rows], dtype=float)
-        values = np.where(np.isfinite(values), values, -np.inf)
+        raw = np.array([[float(r[s]) for s in scorers] for r in rows], dtype=float)
+        values = np.where(np.isfinite(raw), raw, -np.inf)
         ranks = np.column_stack([rankdata(values[:, j]) for j in range(len(scorers))])
         z = np.array([float(r.get("guard_z") or "nan") for r in rows], dtype=float)
-        problems.append({"task": task, "group": group_of[task], "values": values, "z": z,
+        problems.append({"task": task, "group": group_of[task], "values": raw, "z": z,
                          "ranks": ranks, "base": names.index(BASELINE),
                          "acc": 100 * np.array([float(r["target_accuracy"]) for r in rows])})
     return problems
@@ -48,24 +50,19 @@ def _evaluate(problems: list, members: list[int], guard: str | None,
               z_needed: float | None = None) -> dict:
     """Per task (mean over seeds): gain of the kept candidate over no adaptation.
 
-    ``guard``: None, ``"harm"`` or ``"lead"`` (``AutoAdapter``'s rules). With
+    ``guard``: None, ``"harm"`` or ``"lead"``, decided by ``AutoAdapter``'s own rule. With
     ``z_needed``, the guard also uses the candidate's recorded paired evidence
-    (``guard_z``, computed by AutoAdapter for its default scorers): ``"harm"`` falls
-    back when it is at or below ``-z_needed``, ``"lead"`` unless it reaches ``z_needed``.
+    (``guard_z``, computed by AutoAdapter for its default scorers); without it, only the
+    majority rule.
     """
     gains, accs = defaultdict(list), defaultdict(list)
     for p in problems:
         i = int(np.argmax(p["ranks"][:, members].mean(axis=1)))
-        if guard and i != p["base"]:
-            mine, base = p["values"][i, members], p["values"][p["base"], members]
-            if guard == "lead":
-                veto = 2 * (mine >= base).sum() <= len(members) or (
-                    z_needed is not None and not p["z"][i] >= z_needed)
-            else:
-                veto = 2 * (mine < base).sum() > len(members) or (
-                    z_needed is not None and p["z"][i] <= -z_needed)
-            if veto:
-                i = p["base"]
+        if guard and i != p["base"] and _guard_veto(
+                guard, p["values"][i, members], p["values"][p["base"], members],
+                p["z"][i] if z_needed is not None else np.nan,
+                np.nan if z_needed is None else z_needed):
+            i = p["base"]
         gains[(p["group"], p["task"])].append(p["acc"][i] - p["acc"][p["base"]])
         accs[p["group"]].append(p["acc"][i])
     return {"gain": {k: float(np.mean(v)) for k, v in gains.items()},

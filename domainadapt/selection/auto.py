@@ -403,23 +403,10 @@ class AutoAdapter(ModelAdapter):
         evidence = _evidence_against_baseline(by_fold, list(candidates), list(scorers))
         veto_reason = ""
         if self.guard and best != _BASELINE and _BASELINE in scores:
-            b, a = scores[_BASELINE], scores[best]
-            compared = [s for s in scorers if np.isfinite(a[s]) and np.isfinite(b[s])]
-            z_needed = float(norm.ppf(self.guard_confidence))
-            if self.guard == "lead":
-                not_worse = sum(a[s] >= b[s] for s in compared)
-                if not_worse * 2 <= len(scorers):
-                    veto_reason = "most scorers rate it below no adaptation"
-                elif evidence[best] < z_needed:  # False for NaN: no per-row scorer, no test
-                    veto_reason = (f"its lead over no adaptation is within the scorers' noise, "
-                                   f"z = {evidence[best]:.2f} < {z_needed:.2f}")
-            else:  # "harm" (True)
-                below = sum(a[s] < b[s] for s in compared)
-                if below * 2 > len(scorers):
-                    veto_reason = "most scorers rate it below no adaptation"
-                elif evidence[best] <= -z_needed:  # False for NaN
-                    veto_reason = (f"the scorers' row-by-row evidence says it is worse than no "
-                                   f"adaptation, z = {evidence[best]:.2f} <= {-z_needed:.2f}")
+            veto_reason = _guard_veto(
+                self.guard, [scores[best][s] for s in scorers],
+                [scores[_BASELINE][s] for s in scorers], evidence[best],
+                float(norm.ppf(self.guard_confidence)))
             if veto_reason:
                 vetoed = True
                 best = _BASELINE
@@ -484,6 +471,32 @@ class AutoAdapter(ModelAdapter):
         verdict = (f"kept: {self.best_name_}" + (f" (the guard vetoed {self.ranking_[0]}: "
                    f"{self.guard_reason_})" if self.guard_vetoed_ else ""))
         return "\n".join(lines) + "\n\n" + verdict
+
+
+def _guard_veto(guard: bool | str, candidate: list[float], baseline: list[float],
+                z: float, z_needed: float) -> str:
+    """Why the negative-transfer guard keeps no adaptation instead of ``candidate``.
+
+    ``candidate`` and ``baseline`` hold each scorer's value (non-finite values are not
+    compared but still count in the majority's size), ``z`` the combined paired
+    evidence that the candidate beats no adaptation (NaN: no per-row scorer, no test).
+    Returns ``""`` when the guard keeps the candidate.
+    """
+    a, b = np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float)
+    finite = np.isfinite(a) & np.isfinite(b)
+    if guard == "lead":
+        if 2 * int((a[finite] >= b[finite]).sum()) <= len(a):
+            return "most scorers rate it below no adaptation"
+        if z < z_needed:  # False for NaN
+            return (f"its lead over no adaptation is within the scorers' noise, "
+                    f"z = {z:.2f} < {z_needed:.2f}")
+        return ""
+    if 2 * int((a[finite] < b[finite]).sum()) > len(a):  # "harm" (True)
+        return "most scorers rate it below no adaptation"
+    if z <= -z_needed:  # False for NaN
+        return (f"the scorers' row-by-row evidence says it is worse than no adaptation, "
+                f"z = {z:.2f} <= {-z_needed:.2f}")
+    return ""
 
 
 def _evidence_against_baseline(by_fold: list[list[dict]], names: list[str],
