@@ -15,6 +15,7 @@ target rows alike (``GridSearchCV`` turns that into NaN scores with a warning
 unless ``error_score="raise"``).
 """
 
+from ._atc import ATCScorer, atc_threshold, average_thresholded_confidence
 from ._class_ami import ClassAMIScorer, class_ami
 from ._ensemble import (
     RECOMMENDED_SCORERS,
@@ -53,6 +54,9 @@ from .scorers import (
 
 __all__ = [
     "AutoAdapter",
+    "ATCScorer",
+    "atc_threshold",
+    "average_thresholded_confidence",
     "RECOMMENDED_SCORERS",
     "BatchNuclearNormScorer",
     "CandidateRanking",

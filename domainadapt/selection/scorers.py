@@ -431,13 +431,15 @@ def get_scorers() -> dict[str, DomainScorer]:
 
     ``"iwcv"``, ``"dev"``, ``"entropy"``, ``"snd"``, ``"reverse"`` (reverse
     validation), ``"im"`` (information maximisation), ``"bnm"`` (batch nuclear
-    norm), ``"corr_c"`` (softmax correlation), ``"mixval"`` and ``"class_ami"``
-    (:class:`~domainadapt.selection.ClassAMIScorer`). A new dict of
+    norm), ``"corr_c"`` (softmax correlation), ``"mixval"``, ``"class_ami"``
+    (:class:`~domainadapt.selection.ClassAMIScorer`) and ``"atc"``
+    (:class:`~domainadapt.selection.ATCScorer`). A new dict of
     new objects on every call. To combine several over a set of candidates
     use :func:`~domainadapt.selection.rank_candidates`; the combination
     recommended by ``benchmarks/selection.py`` is
     :data:`~domainadapt.selection.RECOMMENDED_SCORERS`.
     """
+    from ._atc import ATCScorer
     from ._class_ami import ClassAMIScorer
     from ._mixval import MixValScorer
 
@@ -452,4 +454,5 @@ def get_scorers() -> dict[str, DomainScorer]:
         "corr_c": SoftmaxCorrelationScorer(),
         "mixval": MixValScorer(),
         "class_ami": ClassAMIScorer(),
+        "atc": ATCScorer(),
     }
