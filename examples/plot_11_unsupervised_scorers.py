@@ -76,7 +76,10 @@ for name, values in scores.items():
 # correlation :math:`\rho` with the true accuracy in the title (1 means the
 # scorer orders the settings exactly as the target labels would). The star
 # marks the setting the scorer would pick.
-fig, axes = plt.subplots(3, 3, figsize=(11, 9), sharey=True)
+n_rows = int(np.ceil(len(scores) / 4))  # one panel per scorer
+fig, axes = plt.subplots(n_rows, 4, figsize=(14, 3 * n_rows), sharey=True, squeeze=False)
+for ax in axes.ravel()[len(scores):]:
+    ax.set_visible(False)
 for ax, (name, values) in zip(axes.ravel(), scores.items()):
     values = np.asarray(values)
     rho = spearmanr(values, accuracy).statistic
