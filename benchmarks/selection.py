@@ -59,6 +59,7 @@ from domainadapt.instance import KLIEP, ClassifierDensityRatio
 from domainadapt.model import NoAdaptation
 from domainadapt.relation import LabelPropagation
 from domainadapt.selection import (
+    ATCScorer,
     BatchNuclearNormScorer,
     ClassAMIScorer,
     DeepEmbeddedValidationScorer,
@@ -93,6 +94,11 @@ ENSEMBLES = {
     "ens: EnsV+ClassAMI": ("EnsV", "ClassAMI"),
     "ens: reverse+ClassAMI": ("reverse val.", "ClassAMI"),
     "ens: reverse+MixVal+ClassAMI": ("reverse val.", "MixVal", "ClassAMI"),
+    # added with ATC (#12): the same three were declared before an exploratory run (an
+    # ad hoc script with a first version of the scorer), before any result was seen
+    "ens: EnsV+reverse+MixVal+ClassAMI+ATC": ("EnsV", "reverse val.", "MixVal", "ClassAMI", "ATC"),
+    "ens: reverse+ClassAMI+ATC": ("reverse val.", "ClassAMI", "ATC"),
+    "ens: reverse+ATC": ("reverse val.", "ATC"),
 }
 
 
@@ -223,6 +229,7 @@ def make_scorers(weights) -> dict:
         "MixVal inter": MixValScorer(probe="inter"),
         "reverse val.": ReverseValidationScorer(),
         "ClassAMI": ClassAMIScorer(),  # the paper's / pytorch-adapt's settings (PCA 64, k = K)
+        "ATC": ATCScorer(),  # ATC-NE, the variant Garg et al. recommend
     }
 
 
@@ -393,7 +400,9 @@ def write_markdown(args, cands, task_list, scorer_names, rho, picked, oracle, de
         "`ClassAMI` (`ClassAMIScorer()`, Musgrave et al. 2022) is the adjusted mutual "
         "information between a k-means clustering (k = number of classes, after PCA to 64 "
         "dimensions) of the target rows in the representation the candidate's logistic "
-        "regression is applied to and its predicted target labels.",
+        "regression is applied to and its predicted target labels. `ATC` (`ATCScorer()`, Garg "
+        "et al. 2022) is the share of target rows whose negative prediction entropy reaches the "
+        "threshold below which the held-out source rows' share equals their error rate.",
         "",
         "## Spearman rank correlation between score and target accuracy (sorted by mean)",
         "",
