@@ -208,3 +208,28 @@ def test_default_is_data_driven_and_centres(shifted_blobs):
     # centred rows: each domain's projection has mean zero
     np.testing.assert_allclose(sa.transform(X_t).mean(0), 0, atol=1e-10)
     np.testing.assert_allclose(sa.transform(X_s, domain="source").mean(0), 0, atol=1e-10)
+
+
+def test_warns_when_the_subspace_has_more_dimensions_than_half_the_rows():
+    import warnings
+
+    from domainadapt import NotApplicableWarning
+
+    rng = np.random.default_rng(0)
+    # 120 rows for 80 features: more rows than features, but isotropic noise needs most
+    # of the 80 directions to explain 95 % of the variance
+    X_s, X_t = rng.normal(size=(120, 80)), rng.normal(size=(150, 80)) + 0.2
+    y_s = (X_s[:, 0] > 0).astype(int)
+    with pytest.warns(NotApplicableWarning, match="more than 0.5 of them") as record:
+        sa = SubspaceAlignment().fit((X_s, y_s), X_t)
+    assert sa.n_components_ > 60
+    assert len(record) == 1 and "fewer rows than features" not in str(record[0].message)
+    # a subspace of few dimensions from the same rows is well estimated: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotApplicableWarning)
+        SubspaceAlignment(n_components=20).fit((X_s, y_s), X_t)
+    # the rotated classes: 10 features, 300 rows per domain, d = 2
+    X_s, y_s, X_t, _ = rotated_classes(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotApplicableWarning)
+        SubspaceAlignment().fit((X_s, y_s), X_t)
