@@ -19,13 +19,16 @@ __all__ = [
     "rank_candidates",
 ]
 
-#: Per-candidate scorers (names of :func:`~domainadapt.selection.get_scorers`) that the
-#: automatic choice of method should combine with :func:`rank_candidates`, together
-#: with an ``"ensv"`` column from :func:`ensemble_validation` (which needs every
-#: candidate's target predictions at once). Over 13 tasks x 26 candidates the rank
-#: average of EnsV, reverse validation and MixVal had the best mean Spearman
-#: correlation with target accuracy (+0.67; reverse validation alone +0.57), see
-#: ``benchmarks/results/selection.md``.
+#: Per-candidate scorers (names of :func:`~domainadapt.selection.get_scorers`) to combine
+#: with :func:`rank_candidates`, together with an ``"ensv"`` column from
+#: :func:`ensemble_validation` (which needs every candidate's target predictions at
+#: once), and :class:`EnsembleScorer`'s default members. Over 13 tasks x 26 candidates
+#: (``benchmarks/results/selection.md``) the rank average of EnsV, reverse validation
+#: and MixVal has a mean Spearman correlation with target accuracy of +0.65 (reverse
+#: validation alone +0.52); adding ``"class_ami"`` and ``"atc"`` to it gives the best
+#: row there, +0.72. :class:`~domainadapt.selection.AutoAdapter` picks with its own
+#: ``DEFAULT_SCORERS`` (reverse validation + ClassAMI), chosen on the kept candidates'
+#: accuracy in ``benchmarks/results/auto.md``.
 RECOMMENDED_SCORERS: tuple[str, ...] = ("reverse", "mixval")
 
 
