@@ -109,11 +109,15 @@ class AutoAdapter(ModelAdapter):
         ``validation_size``; ``k >= 2``: stratified ``k``-fold, every candidate
         fitted ``k`` times and its scores averaged over the folds (every source
         row is used for validation once, at ``k`` times the cost). ``"auto"``:
-        3 folds when the source has fewer than 1000 rows, else 1. Three folds
-        did not pick better on the small Office-Caltech sources (200 rows) in a
-        first check (4 tasks: -6.4/-2.5/-2.5/-1.7 points against no adaptation
-        with a hold-out, -3.8/0.0/-5.1/-4.1 with 3 folds), so the default stays
-        the hold-out that ``benchmarks/auto.py`` measures.
+        3 folds when the source has fewer than 1000 rows, else 1. Measured on
+        every collection of ``benchmarks/results/auto.md`` (31 tasks, 3 seeds;
+        ``benchmarks/results/auto_runs/cv-auto/``), ``"auto"`` gave a mean of
+        56.6 against the hold-out's 56.4: better on Office-Caltech's
+        147-200-row sources (47.9 vs 47.0, worst task -0.2 vs -1.9 points
+        against no adaptation), worse on its full protocol (50.7 vs 50.9) with
+        three tasks below no adaptation - 0.5 instead of two in all, at about
+        three times the fitting time on those sources; so the default stays
+        the hold-out.
     validation_size : float in (0, 1), default=0.3
         Share of the source rows held out for scoring when ``cv=1``.
     refit : bool, default=True
