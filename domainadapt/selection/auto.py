@@ -114,8 +114,8 @@ class AutoAdapter(ModelAdapter):
         ``benchmarks/results/auto_runs/cv-auto/``), ``"auto"`` gave a mean of
         56.6 against the hold-out's 56.4: better on Office-Caltech's
         147-200-row sources (47.9 vs 47.0, worst task -0.2 vs -1.9 points
-        against no adaptation), worse on its full protocol (50.7 vs 50.9) with
-        three tasks below no adaptation - 0.5 instead of two in all, at about
+        against no adaptation), worse on its full protocol (50.7 vs 50.9), and
+        three tasks in all below no adaptation - 0.5 instead of two, at about
         three times the fitting time on those sources; so the default stays
         the hold-out.
     validation_size : float in (0, 1), default=0.3
