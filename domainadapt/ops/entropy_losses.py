@@ -85,6 +85,12 @@ def information_maximization(
     Tensor
         A scalar.
 
+    See Also
+    --------
+    domainadapt.selection.information_maximization : at ``diversity_weight=1`` the same quantity with the
+        opposite sign (a score, higher is better, on NumPy probabilities) for
+        choosing among fitted models; not a loss.
+
     References
     ----------
     J. Liang, D. Hu, J. Feng. "Do We Really Need to Access the Source Data? Source

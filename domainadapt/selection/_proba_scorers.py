@@ -20,6 +20,11 @@ def information_maximization(proba: Any) -> float:
     :math:`H(p_i)`) *and* the classes are used evenly (large entropy of the
     mean prediction). Between 0 and :math:`\log K`. Rows are renormalised to sum
     to one. See :class:`InformationMaximizationScorer`.
+
+    See Also
+    --------
+    domainadapt.ops.information_maximization : SHOT's training loss of the same
+        name, on torch logits, with the opposite sign (lower is better).
     """
     P = _check_proba(proba)
     P = P / np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
