@@ -87,9 +87,9 @@ def information_maximization(
 
     See Also
     --------
-    domainadapt.selection.information_maximization : at ``diversity_weight=1`` the same quantity with the
-        opposite sign (a score, higher is better, on NumPy probabilities) for
-        choosing among fitted models; not a loss.
+    domainadapt.selection.information_maximization : at ``diversity_weight=1``
+        the same quantity with the opposite sign (a score, higher is better, on
+        NumPy probabilities) for choosing among fitted models; not a loss.
 
     References
     ----------
