@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GridRuns", "mean_std", "parse_log", "run_grid"]
+__all__ = ["GridRuns", "adabn_predictor", "mean_std", "parse_log", "run_grid"]
 
 #: per-run results, keyed by ``(method, column)``, in the order the runs finished
 Results = dict[tuple[str, str], list[dict]]
@@ -111,3 +111,38 @@ def run_grid(
             report(key, run_one(*key, *run_args))
     elapsed = time.time() - started
     return GridRuns(results, elapsed, load0, os.getloadavg())
+
+
+def adabn_predictor(stage, X_stats: np.ndarray, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Predict with a copy of the fitted deep model ``stage`` whose batch-norm statistics
+    are re-estimated on the rows ``X_stats``; nothing is trained (AdaBN, Li et al. 2017:
+    TENT without its entropy step).
+
+    The statistics are the average over batches of ``batch_size`` rows, with dropout off;
+    the returned function predicts class labels of any rows with them.
+    """
+    import copy
+
+    import torch
+    from torch import nn
+
+    parts = copy.deepcopy(stage.parts_).cpu()
+    bns = [m for m in parts.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    parts.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    x = torch.as_tensor(np.asarray(X_stats), dtype=torch.float32)
+    with torch.no_grad():
+        for idx in np.array_split(np.arange(len(x)), max(1, len(x) // batch_size)):
+            parts["features"](x[torch.from_numpy(idx)])
+    parts.eval()
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            z = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+            logits = parts["classifier"](parts["features"](z))
+        return np.asarray(stage.classes_)[logits.argmax(1).numpy()]
+
+    return predict

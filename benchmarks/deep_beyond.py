@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import command_line, machine_info, provenance, write_report
-from _deep_common import mean_std, parse_log, run_grid
+from _deep_common import adabn_predictor, mean_std, parse_log, run_grid
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_beyond_shifts.md"
 TASKS = {
@@ -93,30 +93,6 @@ def labelled_rows(y: np.ndarray, seed: int, shots: int = 3) -> np.ndarray:
     )
 
 
-def adabn_predict(stage, X: np.ndarray, batch_size: int) -> np.ndarray:
-    """Predictions of a copy of ``stage`` whose batch-norm statistics are re-estimated on
-    ``X`` (the average over batches of ``batch_size`` rows, dropout off), nothing trained."""
-    import copy
-
-    import torch
-    from torch import nn
-
-    parts = copy.deepcopy(stage.parts_).cpu()
-    bns = [m for m in parts.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    parts.eval()
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average
-        m.train()
-    x = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    with torch.no_grad():
-        for idx in np.array_split(np.arange(len(x)), max(1, len(x) // batch_size)):
-            parts["features"](x[torch.from_numpy(idx)])
-        parts.eval()
-        logits = parts["classifier"](parts["features"](x))
-    return np.asarray(stage.classes_)[logits.argmax(1).numpy()]
-
-
 def run_one(method: str, task: str, seed: int, threads: int | None) -> dict:
     import torch
 
@@ -152,7 +128,7 @@ def run_one(method: str, task: str, seed: int, threads: int | None) -> dict:
                 # statistics from all target rows, as TENT's own re-estimation after its steps
                 "tent_adabn": {
                     "acc": 100 * float(np.mean(
-                        adabn_predict(stage, Xt, adapter.batch_size)[scored] == yt[scored])),
+                        adabn_predictor(stage, Xt, adapter.batch_size)(Xt)[scored] == yt[scored])),
                     "fit_s": float("nan"),
                 },
             }
