@@ -50,6 +50,9 @@ Usage::
 
     DOMAINADAPT_DATA=/path/to/data python benchmarks/deep_digits.py
     python benchmarks/deep_digits.py --methods source_only dann --seeds 0 --directions M2U --epochs 5
+    # the full training sets (issue #14's full-set goal; a GPU job, not yet run):
+    python benchmarks/deep_digits.py --protocol full --device cuda --epochs 5 \
+        --methods source_only dann cdan cdan_e mcd dan --out benchmarks/results/deep_digits_full.md
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ from _deep_common import adabn_predictor, mean_std, parse_log, run_grid
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_digits.md"
 DIRECTIONS = {"M2U": ("mnist", "usps"), "U2M": ("usps", "mnist")}
 N_TRAIN = {"mnist": 2000, "usps": 1800}  # ADDA protocol
+#: training images per domain of each protocol (None: the whole training split)
+PROTOCOLS = {"adda": N_TRAIN, "full": {"mnist": None, "usps": None}}
 METHODS = (
     "source_only", "dann", "cdan", "cdan_e", "mcd", "dan", "shot", "tent", "mcc", "bnm", "mme",
     "mme1",
@@ -262,8 +267,13 @@ def make_adapter(
 
 
 # ----------------------------------------------------------------------------- one run
-def load_direction(direction: str, size: int, seed: int, normalize: str = "none"):
+def load_direction(direction: str, size: int, seed: int, normalize: str = "none",
+                   protocol: str = "adda"):
     """Source (labelled), target (unlabelled) training draws and the target test split.
+
+    ``protocol``: ``"adda"`` draws 2000 MNIST / 1800 USPS training images with the seed;
+    ``"full"`` takes every training image (60000 MNIST, 7291 USPS), as the CDAN and MCD
+    papers' full-set rows.
 
     ``normalize``: ``"none"`` keeps grey values in [0, 1]; ``"pm1"`` maps them to
     [-1, 1] (``2x - 1``, the ``Normalize(0.5, 0.5)`` of the CDAN code); ``"source"``
@@ -274,8 +284,9 @@ def load_direction(direction: str, size: int, seed: int, normalize: str = "none"
 
     loaders = {"mnist": load_mnist, "usps": load_usps}
     src_name, tgt_name = DIRECTIONS[direction]
-    source = loaders[src_name]("train", size=size, n_samples=N_TRAIN[src_name], random_state=seed)
-    target = loaders[tgt_name]("train", size=size, n_samples=N_TRAIN[tgt_name], random_state=seed)
+    n_train = PROTOCOLS[protocol]
+    source = loaders[src_name]("train", size=size, n_samples=n_train[src_name], random_state=seed)
+    target = loaders[tgt_name]("train", size=size, n_samples=n_train[tgt_name], random_state=seed)
     test = loaders[tgt_name]("test", size=size)
     if normalize == "none":
         shift, scale = 0.0, 1.0
@@ -296,7 +307,7 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
     import torch
 
     (Xs, ys), (Xt, yt), (X_test, y_test) = load_direction(direction, args.size, seed,
-                                                          args.normalize)
+                                                          args.normalize, args.protocol)
     val = None
     if args.val_fraction > 0:  # hold out part of the SOURCE draw to choose settings on
         from sklearn.model_selection import train_test_split
@@ -417,6 +428,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--directions", nargs="+", choices=list(DIRECTIONS), default=list(DIRECTIONS))
     ap.add_argument("--epochs", type=int, default=10, help="passes over the source per run")
     ap.add_argument("--size", type=int, default=28, choices=[16, 28], help="image side")
+    ap.add_argument(
+        "--protocol",
+        default="adda",
+        choices=list(PROTOCOLS),
+        help="adda: 2000 MNIST / 1800 USPS training images per seed; full: every training "
+        "image (60000 / 7291), the CDAN and MCD papers' full-set rows (a GPU job)",
+    )
     ap.add_argument(
         "--normalize",
         default="pm1",
@@ -545,8 +563,12 @@ def main(argv: list[str] | None = None) -> int:
             made,
             "",
             machine,
-            f"- Protocol (ADDA, Tzeng et al. CVPR 2017): {N_TRAIN['mnist']} MNIST and "
-            f"{N_TRAIN['usps']} USPS training images drawn at random (new draw per seed); source "
+            (f"- Protocol (ADDA, Tzeng et al. CVPR 2017): {N_TRAIN['mnist']} MNIST and "
+             f"{N_TRAIN['usps']} USPS training images drawn at random (new draw per seed); "
+             if a.protocol == "adda" else
+             "- Protocol (full training sets, the CDAN and MCD papers' MNIST*/USPS* rows): every "
+             "training image (60000 MNIST, 7291 USPS); ")
+            + "source "
             "labelled, target unlabelled; accuracy on the full target **test** split (USPS 2007, "
             f"MNIST 10000 images). Images {a.size}x{a.size}, {SCALING[a.normalize]}, no augmentation"
             + (
