@@ -14,6 +14,7 @@ from domainadapt.datasets import make_shifted_digits
 from domainadapt.feature import CORAL, SubspaceAlignment
 from domainadapt.model import NoAdaptation
 from domainadapt.selection import AutoAdapter
+from domainadapt.selection.auto import majority_vote
 from domainadapt.validation import check_source_target, stack_domains
 
 
@@ -53,9 +54,13 @@ def test_picks_coral_on_rotated_digits_and_gains(rotated_digits):
     assert set(auto.cv_results_["candidate"]) == {"no_adaptation", "coral", "subspace_alignment"}
     assert sorted(auto.cv_results_["rank"]) == [1, 2, 3]
     assert auto.ranking_[0] == auto.cv_results_["candidate"][auto.cv_results_["rank"] == 1][0]
-    # refit: the kept strategy is fitted on every source row, as if fitted alone
-    alone = clone(auto.candidates_[auto.best_name_]).fit(source, target.X)
-    np.testing.assert_array_equal(auto.predict(target.X), alone.predict(target.X))
+    # refit: every committee member is fitted on every source row, as if fitted alone,
+    # and the prediction is their majority vote
+    assert auto.committee_ == auto.ranking_[:3] and auto.committee_[0] == auto.best_name_
+    alone = [clone(auto.candidates_[n]).fit(source, target.X).predict(target.X)
+             for n in auto.committee_]
+    np.testing.assert_array_equal(auto.best_adapter_.predict(target.X), alone[0])
+    np.testing.assert_array_equal(auto.predict(target.X), majority_vote(alone))
     assert auto.n_features_in_ == source.X.shape[1]
     assert "kept: " in auto.report()
 
@@ -106,6 +111,10 @@ def test_guard_keeps_no_adaptation_when_most_scorers_prefer_it(small_digits):
     auto.fit(source, target.X)
     assert auto.ranking_[0] == "x"
     assert auto.guard_vetoed_ and auto.best_name_ == "no_adaptation"
+    # a veto leaves no adaptation alone, whatever the committee size
+    assert auto.committee_ == ["no_adaptation"]
+    np.testing.assert_array_equal(
+        auto.predict(target.X), NoAdaptation(_lr()).fit(source, target.X).predict(target.X))
     unguarded = clone(auto).set_params(guard=False).fit(source, target.X)
     assert not unguarded.guard_vetoed_ and unguarded.best_name_ == "x"
 
@@ -223,6 +232,7 @@ def test_in_a_pipeline_and_parallel(small_digits):
         ({"validation_size": 1.5}, "validation_size"),
         ({"cv": 0}, "cv"),
         ({"cv": "many"}, "cv"),
+        ({"committee_size": 0}, "committee_size"),
         ({"scorers": ["no_such_scorer"]}, "unknown names \\['no_such_scorer'\\]"),
         ({"candidates": ["no_such_strategy"]}, "no strategy named 'no_such_strategy'"),
         ({"candidates": [LogisticRegression()]}, "not a domainadapt strategy"),
@@ -233,6 +243,60 @@ def test_bad_parameters_name_the_parameter(params, match, shifted_blobs):
     X_s, y_s, X_t, _ = shifted_blobs
     with pytest.raises((ValueError, TypeError), match=match):
         AutoAdapter(**params).fit((X_s, y_s), X_t)
+
+
+def _vote_reference(predictions):
+    """Row by row: the most frequent label; a tie goes to the earliest member voting a tied one."""
+    out = []
+    for column in zip(*predictions):
+        counts = {label: column.count(label) for label in column}
+        top = max(counts.values())
+        out.append(next(label for label in column if counts[label] == top))
+    return np.array(out)
+
+
+def test_majority_vote_by_hand_and_against_a_reference():
+    votes = [np.array([0, 1, 2, 5]), np.array([1, 1, 0, 5]), np.array([2, 0, 0, 3])]
+    # all differ -> the first member; 2 of 3 -> the majority, even against the first
+    np.testing.assert_array_equal(majority_vote(votes), [0, 1, 0, 5])
+    np.testing.assert_array_equal(majority_vote(votes[:2]), votes[0])  # 1-1 ties: the first
+    np.testing.assert_array_equal(majority_vote([np.array(["b", "a"])]), ["b", "a"])
+    strings = [np.array(["cat", "dog"]), np.array(["dog", "dog"]), np.array(["dog", "cat"])]
+    np.testing.assert_array_equal(majority_vote(strings), ["dog", "dog"])
+    rng = np.random.default_rng(0)
+    for n_members in (2, 3, 4, 5):
+        preds = [rng.integers(0, 4, size=200) for _ in range(n_members)]
+        np.testing.assert_array_equal(majority_vote(preds),
+                                      _vote_reference([p.tolist() for p in preds]))
+
+
+def test_committee_size_one_keeps_the_best_alone(small_digits):
+    source, target = small_digits
+    kwargs = dict(candidates=["no_adaptation", "coral", "subspace_alignment"],
+                  estimator=_lr(), random_state=0)
+    one = AutoAdapter(committee_size=1, **kwargs).fit(source, target.X)
+    assert one.committee_ == [one.best_name_] == one.ranking_[:1]
+    alone = clone(one.candidates_[one.best_name_]).fit(source, target.X)
+    np.testing.assert_array_equal(one.predict(target.X), alone.predict(target.X))
+    np.testing.assert_allclose(one.predict_proba(target.X), alone.predict_proba(target.X))
+    # more members asked for than candidates fitted: all of them vote
+    many = AutoAdapter(committee_size=10, **kwargs).fit(source, target.X)
+    assert many.committee_ == many.ranking_
+    # refit=False: the members are the candidates as fitted on the training part
+    kept = AutoAdapter(refit=False, **kwargs).fit(source, target.X)
+    assert all(m is kept.candidates_[n]
+               for n, m in zip(kept.committee_, kept.committee_adapters_))
+
+
+def test_committee_probabilities_are_the_members_mean(small_digits):
+    source, target = small_digits
+    auto = AutoAdapter(candidates=["no_adaptation", "coral", "subspace_alignment"],
+                       estimator=_lr(), random_state=0).fit(source, target.X)
+    proba = auto.predict_proba(target.X)
+    members = [m.predict_proba(target.X) for m in auto.committee_adapters_]
+    np.testing.assert_allclose(proba, np.mean(members, axis=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert "majority vote of " + ", ".join(auto.committee_) in auto.report()
 
 
 def test_too_few_source_rows_says_so():
