@@ -5,9 +5,10 @@ Which method should I use?
 :class:`domainadapt.selection.AutoAdapter` answers without a single target
 label: it holds out part of the labelled source, fits every candidate strategy
 on the rest plus the unlabelled target, scores each with unsupervised scorers
-(reverse validation and ClassAMI, by default), ranks them, and keeps the best
-unless most scorers rate it below no adaptation or their row-by-row evidence
-says it is worse (the negative-transfer guard).
+(reverse validation and ClassAMI, by default), ranks them, and lets the three
+best vote on each prediction, unless most scorers rate the best below no
+adaptation or their row-by-row evidence says it is worse (the negative-transfer
+guard keeps no adaptation alone then).
 """
 
 # %%
@@ -42,11 +43,11 @@ print(auto.report())
 # gives a table). ``mean_rank`` is in [0, 1], higher is better.
 res = auto.cv_results_
 order = np.argsort(res["mean_rank"])
-colors = ["tab:green" if res["candidate"][i] == auto.best_name_ else "tab:gray" for i in order]
+colors = ["tab:green" if res["candidate"][i] in auto.committee_ else "tab:gray" for i in order]
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.barh(np.asarray(res["candidate"])[order], np.asarray(res["mean_rank"])[order], color=colors)
 ax.set_xlabel("mean rank over the unsupervised scorers (higher is better)")
-ax.set_title(f"AutoAdapter kept {auto.best_name_!r}")
+ax.set_title("AutoAdapter's committee (green): " + ", ".join(auto.committee_))
 fig.tight_layout()
 plt.show()
 
@@ -56,5 +57,5 @@ plt.show()
 # Only now do we look at the target labels.
 for name, candidate in auto.candidates_.items():
     print(f"{name:20s} target accuracy {candidate.score(target.X, target.y):.3f}")
-print(f"kept: {auto.best_name_} (refitted on all the source) -> "
-      f"{auto.score(target.X, target.y):.3f}")
+print(f"committee: {', '.join(auto.committee_)} (refitted on all the source, majority "
+      f"vote) -> {auto.score(target.X, target.y):.3f}")

@@ -290,6 +290,9 @@ def run_compare(args: argparse.Namespace) -> int:
     if auto.guard_vetoed_:
         verdict += (f" (the negative-transfer guard vetoed {auto.ranking_[0]}: "
                     f"{auto.guard_reason_})")
+    if len(auto.committee_) > 1:
+        verdict += (f"; it predicts by the majority vote of {', '.join(auto.committee_)} "
+                    "(ties: the first)")
     notes = [
         f"Candidates ranked by the mean of their ranks under the unsupervised scorers "
         f"({', '.join(scorers)}; higher is better); no target label was used.",
