@@ -113,7 +113,8 @@ class AutoAdapter(ModelAdapter):
         row is used for validation once, at ``k`` times the cost). ``"auto"``:
         3 folds when the source has fewer than 1000 rows, else 1. Measured on
         every collection of ``benchmarks/results/auto.md`` (31 tasks, 3 seeds;
-        ``benchmarks/results/auto_runs/cv-auto/``), ``"auto"`` gave a mean of
+        ``benchmarks/results/auto_runs/cv-auto/``; both keeping the best-ranked
+        candidate alone, before ``committee_size``), ``"auto"`` gave a mean of
         56.6 against the hold-out's 56.4: better on Office-Caltech's
         147-200-row sources (47.9 vs 47.0, worst task -0.2 vs -1.9 points
         against no adaptation), worse on its full protocol (50.7 vs 50.9), and
@@ -123,9 +124,10 @@ class AutoAdapter(ModelAdapter):
     validation_size : float in (0, 1), default=0.3
         Share of the source rows held out for scoring when ``cv=1``.
     refit : bool, default=True
-        Refit the kept strategy on all source rows. With ``False`` the model
-        fitted on the training part is kept: on the fits of
-        ``benchmarks/results/auto.md`` (31 tasks, 3 seeds) that gave a mean
+        Refit the committee's members on all source rows. With ``False`` the
+        models fitted on the training part are kept: for the best-ranked
+        candidate alone (``committee_size=1``), on the fits of
+        ``benchmarks/results/auto.md`` (31 tasks, 3 seeds), that gave a mean
         of 55.5 against 56.4, with three tasks below no adaptation - 0.5
         against two.
     committee_size : int >= 1, default=3
