@@ -175,10 +175,13 @@ def format_report(results: list[dict], seconds: float, paths: list[str]) -> str:
                      f"{mean_over('vote 1', mine):.1f} |")
     lines += ["", "## Per task (vote 1 and vote 3)", "",
               "| task | no adaptation | vote 1 | vote 3 |", "|---|---|---|---|"]
+    def task_mean(rule: str, task: str) -> float:
+        return float(np.mean([100 * r[rule] for r in results if r["task"] == task]))
+
     for t in tasks:
-        def m(rule):
-            return np.mean([100 * r[rule] for r in results if r["task"] == t])
-        lines.append(f"| {t} | {m('no_adaptation'):.1f} | {m('vote 1'):.1f} | {m('vote 3'):.1f} |")
+        cells = " | ".join(f"{task_mean(rule, t):.1f}" for rule in ("no_adaptation", "vote 1",
+                                                                      "vote 3"))
+        lines.append(f"| {t} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

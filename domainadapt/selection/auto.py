@@ -140,13 +140,14 @@ class AutoAdapter(ModelAdapter):
         -1.1, both with 157-row DSLR targets). Per task it ranged from -3.8
         (Office-Caltech C→D, both protocols, where MEDA alone was best) to +4.7
         (USPS→MNIST); 12 tasks lost, 19 gained. ``benchmarks/auto_committee.py``
-        replays sizes 1 to 7 on the same rankings (``auto_committee.md``): 2 ties
-        always go to the first, so it equals 1; 4 gave 56.8, 5 and 7 under 55.
+        replays sizes 1 to 7 on the same rankings (``auto_committee.md``): with 2,
+        ties always go to the first, so it equals 1; 4 gave 56.8, 5 and 7 under 55.
         Choosing the size on six collections and judging it on the seventh picked
         3 every time. Each member is refitted, so the final fit costs up to
         ``committee_size`` times one strategy's fit.
     n_jobs : int, default=None
-        Candidates (and the committee's refits) fitted in parallel (joblib; ``-1`` uses every core).
+        Candidates (and the committee's refits) fitted in parallel (joblib;
+        ``-1`` uses every core).
     random_state : int, RandomState instance or None, default=None
         Seed of the split and of the stochastic candidates.
     progress : bool, optional
@@ -502,9 +503,9 @@ class AutoAdapter(ModelAdapter):
 
     # ------------------------------------------------------------------ predict
     def predict(self, X: Any, sample_domain: Any = None) -> np.ndarray:
-        """Predict by the committee's majority vote (rows are target rows unless ``sample_domain`` says).
+        """Predict by the committee's majority vote.
 
-        Ties go to the best-ranked member among those voting for a tied label; with one
+        Rows are target rows unless ``sample_domain`` says otherwise. Ties go to the best-ranked member among those voting for a tied label; with one
         member this is that member's prediction.
         """
         check_is_fitted(self, "best_adapter_")
