@@ -218,12 +218,10 @@ class AutoAdapter(ModelAdapter):
     of the six fits and tied it in the sixth; refitted, it lost to no
     adaptation in four. A majority vote of the best few (Kuncheva 2004) gives
     up little where the first is clearly best and spreads that risk. The vote
-    is over predicted labels, not probabilities: averaged probabilities are
-    led by the most confident member (on the rotated digits, no adaptation's
-    logistic regression gives its top class a mean probability of 1.0, the
-    adapted models 0.5-0.9), and on the same fits averaging the best two's or
-    three's probabilities scored 56.3 and 56.5, each with a task more than 0.5
-    points below no adaptation (``benchmarks/results/auto_committee.md``).
+    is over predicted labels, not probabilities: on the same fits, averaging
+    the best two's or three's probabilities scored 56.3 and 56.5, each with a
+    task more than 0.5 points below no adaptation
+    (``benchmarks/results/auto_committee.md``).
     :meth:`predict_proba` still returns the members' mean probabilities, so
     its argmax can differ from :meth:`predict` where they disagree (as for
     :class:`sklearn.svm.SVC`'s).
