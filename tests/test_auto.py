@@ -288,6 +288,15 @@ def test_committee_size_one_keeps_the_best_alone(small_digits):
                for n, m in zip(kept.committee_, kept.committee_adapters_))
 
 
+def test_progress_bar_covers_the_refits(small_digits, capsys):
+    source, target = small_digits
+    AutoAdapter(candidates=["no_adaptation", "coral", "subspace_alignment"], estimator=_lr(),
+                random_state=0, progress=True).fit(source, target.X)
+    err = capsys.readouterr().err
+    assert "AutoAdapter: 100%" in err and "3/3" in err
+    assert "AutoAdapter refit: 100%" in err
+
+
 def test_committee_probabilities_are_the_members_mean(small_digits):
     source, target = small_digits
     auto = AutoAdapter(candidates=["no_adaptation", "coral", "subspace_alignment"],

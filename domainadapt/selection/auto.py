@@ -488,9 +488,14 @@ class AutoAdapter(ModelAdapter):
         if self.refit:
             refits = [delayed(_refit)(clone(candidates[n]), source, target) for n in committee]
             if self.n_jobs in (None, 1) or len(committee) == 1:
-                members = [fn(*args, **kwargs) for fn, args, kwargs in refits]
+                members = []
+                bar = tqdm(refits, total=len(refits), disable=not show,
+                           desc="AutoAdapter refit", unit="fit")
+                for (fn, args, kwargs), name in zip(bar, committee):
+                    bar.set_postfix_str(name)
+                    members.append(fn(*args, **kwargs))
             else:
-                members = Parallel(n_jobs=self.n_jobs)(refits)
+                members = Parallel(n_jobs=self.n_jobs, verbose=10 if show else 0)(refits)
         else:
             members = [self.candidates_[n] for n in committee]
         self.committee_ = list(committee)
