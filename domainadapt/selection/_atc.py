@@ -72,8 +72,14 @@ def average_thresholded_confidence(
         raise ValueError(f"score must be one of {_SCORES}; got {score!r}.")
     P_s = _check_proba(source_proba, "source_proba")
     P_t = _check_proba(target_proba, "target_proba")
+    return float(np.mean(_above_threshold(P_s, source_correct, P_t, score)))
+
+
+def _above_threshold(P_s: np.ndarray, source_correct: Any, P_t: np.ndarray,
+                     score: str) -> np.ndarray:
+    """1.0 for each target row whose confidence reaches the source threshold, else 0.0."""
     t = atc_threshold(_confidence(P_s, score), source_correct)
-    return float(np.mean(_confidence(P_t, score) >= t))
+    return (_confidence(P_t, score) >= t).astype(np.float64)
 
 
 class ATCScorer(DomainScorer):
@@ -153,5 +159,4 @@ class ATCScorer(DomainScorer):
                            "predict_proba of the target rows")
         correct = np.asarray(_call(estimator, "predict", X[is_source], sd[is_source])) == np.asarray(
             y[is_source])
-        t = atc_threshold(_confidence(P_s, self.score), correct)
-        return (_confidence(P_t, self.score) >= t).astype(np.float64)
+        return _above_threshold(P_s, correct, P_t, self.score)
