@@ -41,7 +41,7 @@ from _common import command_line, machine_info, provenance
 from domainadapt import Domain
 from domainadapt.benchmarks import get_tasks
 from domainadapt.registry import get_adapter
-from domainadapt.selection.auto import majority_vote
+from domainadapt.selection.auto import classes_of, majority_vote
 
 RESULTS = Path(__file__).parent / "results" / "auto_committee.md"
 BASELINE = "no_adaptation"
@@ -63,19 +63,16 @@ def _fit_task(task, seed: int, order: list[str]) -> dict:
     """Each ranked candidate refitted on all the source; the rules' target accuracies."""
     source, target = task.load(seed)
     unlabelled = Domain(target.X, name=target.name)
+    labels = np.unique(source.y)
     preds, probas = {}, {}
     for name in order:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = get_adapter(name).make(task.make_estimator(), seed).fit(source, unlabelled)
         preds[name] = model.predict(target.X)
-        classes = getattr(model, "classes_", None)
-        if classes is None:
-            classes = model.estimator_.classes_
-        proba = np.zeros((len(target.X), len(np.unique(source.y))))
-        proba[:, np.searchsorted(np.unique(source.y), classes)] = model.predict_proba(target.X)
+        proba = np.zeros((len(target.X), len(labels)))
+        proba[:, np.searchsorted(labels, classes_of(model))] = model.predict_proba(target.X)
         probas[name] = proba
-    labels = np.unique(source.y)
     out = {"task": task.name, "group": task.group, "seed": seed,
            "no_adaptation": float(np.mean(preds[BASELINE] == target.y)),
            "singles": {n: float(np.mean(p == target.y)) for n, p in preds.items()}}

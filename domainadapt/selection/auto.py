@@ -502,10 +502,9 @@ class AutoAdapter(ModelAdapter):
         self.committee_adapters_ = members
         self.best_adapter_ = members[0]
         self.estimator_ = self.best_adapter_
-        if hasattr(self.best_adapter_, "classes_"):
-            self.classes_ = self.best_adapter_.classes_
-        elif hasattr(getattr(self.best_adapter_, "estimator_", None), "classes_"):
-            self.classes_ = self.best_adapter_.estimator_.classes_
+        classes = classes_of(self.best_adapter_)
+        if classes is not None:
+            self.classes_ = classes
 
     # ------------------------------------------------------------------ predict
     def predict(self, X: Any, sample_domain: Any = None) -> np.ndarray:
@@ -532,10 +531,7 @@ class AutoAdapter(ModelAdapter):
         out = np.zeros((X.shape[0], len(classes)))
         for member in self.committee_adapters_:
             proba = member.predict_proba(X, sample_domain=sample_domain)
-            member_classes = getattr(member, "classes_", None)
-            if member_classes is None:
-                member_classes = member.estimator_.classes_
-            out[:, np.searchsorted(classes, np.asarray(member_classes))] += proba
+            out[:, np.searchsorted(classes, np.asarray(classes_of(member)))] += proba
         return out / len(self.committee_adapters_)
 
     def report(self) -> str:
@@ -560,6 +556,14 @@ class AutoAdapter(ModelAdapter):
         if len(self.committee_) > 1:
             verdict += f"; predictions: the majority vote of {', '.join(self.committee_)}"
         return "\n".join(lines) + "\n\n" + verdict
+
+
+def classes_of(adapter: Any) -> np.ndarray | None:
+    """The class labels of a fitted strategy: its ``classes_``, else its estimator's."""
+    classes = getattr(adapter, "classes_", None)
+    if classes is None:
+        classes = getattr(getattr(adapter, "estimator_", None), "classes_", None)
+    return classes
 
 
 def _refit(adapter: Any, source: Domain, target: Domain) -> Any:
