@@ -50,8 +50,8 @@ Usage::
 
     DOMAINADAPT_DATA=/path/to/data python benchmarks/deep_digits.py
     python benchmarks/deep_digits.py --methods source_only dann --seeds 0 --directions M2U --epochs 5
-    # the full training sets (issue #14's full-set goal; a GPU job, not yet run):
-    python benchmarks/deep_digits.py --protocol full --device cuda --epochs 5 \
+    # the full training sets, about 4685 steps a run (5 passes over MNIST) in both directions:
+    python benchmarks/deep_digits.py --protocol full --steps 4685 \
         --methods source_only dann cdan cdan_e mcd dan --out benchmarks/results/deep_digits_full.md
 """
 
@@ -71,6 +71,10 @@ DIRECTIONS = {"M2U": ("mnist", "usps"), "U2M": ("usps", "mnist")}
 N_TRAIN = {"mnist": 2000, "usps": 1800}  # ADDA protocol
 #: training images per domain of each protocol (None: the whole training split)
 PROTOCOLS = {"adda": N_TRAIN, "full": {"mnist": None, "usps": None}}
+#: training images of each protocol's draw (the whole training splits for "full")
+N_ROWS = {"adda": N_TRAIN, "full": {"mnist": 60000, "usps": 7291}}
+#: source rows per batch (and as many target rows), every method
+BATCH_SIZE = 64
 METHODS = (
     "source_only", "dann", "cdan", "cdan_e", "mcd", "dan", "shot", "tent", "mcc", "bnm", "mme",
     "mme1",
@@ -204,7 +208,7 @@ OPTIMISERS = {
 
 def hyper_parameters(method: str, epochs: int, optim: str = "adam") -> dict:
     """Settings of each method (one rule for all, see the module docstring)."""
-    common = {"n_epochs": epochs, "batch_size": 64, **OPTIMISERS[optim]}
+    common = {"n_epochs": epochs, "batch_size": BATCH_SIZE, **OPTIMISERS[optim]}
     if method in ("dann", "cdan", "cdan_e"):
         # Ganin et al. 2016 schedule (gamma = 10, final coefficient 1); discriminator
         # 500-500 as in the CDAN code for digits.
@@ -229,6 +233,24 @@ def hyper_parameters(method: str, epochs: int, optim: str = "adam") -> dict:
         # 2021: one epoch of test-time optimisation; the estimator's default adapt_epochs=1)
         common["adapt_epochs"] = 1
     return common
+
+
+def source_rows(direction: str, protocol: str, val_fraction: float) -> int:
+    """Source rows trained on in ``direction`` (the draw less the held-out source validation,
+    ``train_test_split``'s rounding: the held-out part is ``ceil(val_fraction * n)``)."""
+    n = N_ROWS[protocol][DIRECTIONS[direction][0]]
+    return n - int(np.ceil(val_fraction * n))
+
+
+def epochs_for(direction: str, args) -> int:
+    """``--epochs``, or with ``--steps`` the number of passes over this direction's source
+    closest to that many steps (the engine takes ``source rows // batch`` steps a pass), so
+    that both directions train about as many steps: the CDAN code counts an epoch over the
+    larger of the two training sets, whichever is the source (Long et al. 2018)."""
+    if args.steps is None:
+        return args.epochs
+    per_pass = max(1, source_rows(direction, args.protocol, args.val_fraction) // BATCH_SIZE)
+    return max(1, round(args.steps / per_pass))
 
 
 def make_adapter(
@@ -316,7 +338,14 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
             Xs, ys, test_size=args.val_fraction, stratify=ys, random_state=seed
         )
         val = (X_val, y_val)
-    adapter = make_adapter(method, args.epochs, seed, args.device, args.threads, args.optim)
+    if len(Xs) != source_rows(direction, args.protocol, args.val_fraction):
+        raise RuntimeError(
+            f"{direction}: {len(Xs)} source training rows, expected "
+            f"{source_rows(direction, args.protocol, args.val_fraction)} for the "
+            f"{args.protocol!r} protocol; is DOMAINADAPT_DATA the shipped data set?"
+        )
+    epochs = epochs_for(direction, args)
+    adapter = make_adapter(method, epochs, seed, args.device, args.threads, args.optim)
     t0 = time.perf_counter()
     if method in MME_SHOTS:  # a few labelled target rows (seeded), every other label hidden
         from domainadapt import Domain
@@ -365,6 +394,33 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
 
 
 # ----------------------------------------------------------------------------- report
+def settings_items(method: str, args, directions: list[str]) -> list[tuple[str, str]]:
+    """``(name, value)`` of a method's settings; a value that differs between directions (the
+    passes over the source under ``--steps``) is given per direction."""
+    per_dir = [hyper_parameters(method, epochs_for(d, args), args.optim) for d in directions]
+    items = []
+    for key, value in per_dir[0].items():
+        values = [hp[key] for hp in per_dir]
+        if all(v == value for v in values):
+            items.append((key, repr(value)))
+        else:
+            items.append((key, " / ".join(f"{v!r} ({d})" for v, d in zip(values, directions))))
+    return items
+
+
+def epochs_text(args, directions: list[str]) -> str:
+    """How long each run trains, for the protocol paragraph."""
+    if args.steps is None:
+        return f"{args.epochs} epochs (passes over the source)"
+    parts = []
+    for d in directions:
+        n_epochs = epochs_for(d, args)
+        per_pass = source_rows(d, args.protocol, args.val_fraction) // BATCH_SIZE
+        parts.append(f"{d}: {n_epochs} passes over the source = {n_epochs * per_pass} steps")
+    return (f"about {args.steps} steps of {BATCH_SIZE} + {BATCH_SIZE} rows per run "
+            f"(`--steps`; {', '.join(parts)})")
+
+
 def paper_tables(directions: list[str]) -> list[str]:
     head = "| published row | source | " + " | ".join(directions) + " |"
     lines = [head, "|" + "---|" * (2 + len(directions))]
@@ -427,6 +483,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--directions", nargs="+", choices=list(DIRECTIONS), default=list(DIRECTIONS))
     ap.add_argument("--epochs", type=int, default=10, help="passes over the source per run")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="instead of --epochs: about this many training steps per run in every direction "
+        "(each direction's passes over its source are rounded to match; the table says how "
+        "many)",
+    )
     ap.add_argument("--size", type=int, default=28, choices=[16, 28], help="image side")
     ap.add_argument(
         "--protocol",
@@ -512,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         src = mean_std([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])])
         hp_method = "tent" if method in ("tent_source", "tent_adabn") else method
         settings = ", ".join(
-            f"{k}={v!r}" for k, v in hyper_parameters(hp_method, a.epochs, a.optim).items()
+            f"{k}={v}" for k, v in settings_items(hp_method, a, dirs)
             if not (method in ("tent_source", "tent_adabn") and k == "adapt_epochs")
         )
         if method == "tent_source":
@@ -534,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hp_lines = [
         f"  - {LABEL[m]}: "
-        + ", ".join(f"`{k}={v!r}`" for k, v in hyper_parameters(m, a.epochs, a.optim).items())
+        + ", ".join(f"`{k}={v}`" for k, v in settings_items(m, a, dirs))
         for m in a.methods
     ]
     command = command_line(__file__, argv)
@@ -580,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
             + ". "
             "Network `domainadapt.training.LeNet` (default: dropout 0.5 after its 500-unit "
             "layer, as the ADDA/CDAN LeNet; TENT: `LeNetBN`, the same with BatchNorm, see the "
-            f"settings column); {a.epochs} epochs (passes over the source); the "
+            f"settings column); {epochs_text(a, dirs)}; the "
             "model after the last epoch is scored (no model selection, no target labels used).",
             "- Settings per method:",
             *hp_lines,
