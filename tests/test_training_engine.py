@@ -391,3 +391,51 @@ def test_fit_leaves_only_parameters_and_fitted_attributes(moons, cls):
     params = set(m.get_params(deep=False))
     extra = [k for k in vars(m) if k not in params and not k.endswith("_")]
     assert extra == []
+
+
+class _PoisonAt(Callback):
+    """Makes the first parameter NaN after step ``step``, as a diverging update would."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, trainer, logs):
+        if trainer.step == self.step:
+            with torch.no_grad():
+                next(trainer.parts.parameters()).fill_(float("nan"))
+
+
+def test_divergence_inside_an_epoch_is_named_not_the_ops_input_check(moons):
+    # DAN's MMD checks its features; with NaN weights the next step fails there. The user
+    # must read that training diverged, where, and what to do; the op's error is the cause.
+    from domainadapt.model import DAN
+
+    Xs, ys, Xt, _ = moons
+    adapter = DAN(n_epochs=2, callbacks=[_PoisonAt(3)], **FAST)
+    with pytest.raises(FloatingPointError, match=r"diverged before step 4 \(epoch 1\)") as info:
+        adapter.fit((Xs, ys), Xt)
+    assert "no longer finite" in str(info.value) and "max_grad_norm" in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "NaN" in str(info.value.__cause__)
+
+
+def test_divergence_seen_at_the_end_of_an_epoch(moons):
+    # a loss that does not check its inputs (cross-entropy) goes on with NaN: the epoch's
+    # mean losses are checked when the epoch ends
+    Xs, ys, Xt, _ = moons
+    with pytest.raises(FloatingPointError, match=r"training diverged at epoch 1"):
+        SourceOnly(n_epochs=2, callbacks=[_PoisonAt(2)], **FAST).fit((Xs, ys), Xt)
+
+
+def test_an_error_with_finite_parameters_is_not_called_a_divergence(moons, monkeypatch):
+    # the same kind of error raised inside a step while every parameter is finite is the
+    # step's own error and reaches the user unchanged
+    from domainadapt.model import DAN
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("not a divergence")
+
+    monkeypatch.setattr(DAN, "_alignment", broken)
+    Xs, ys, Xt, _ = moons
+    with pytest.raises(ValueError, match="not a divergence"):
+        DAN(n_epochs=1, **FAST).fit((Xs, ys), Xt)

@@ -418,6 +418,25 @@ class Trainer(TrainerStateMixin):
         n = max(self.step_in_epoch, 1)
         return {k: float(v.sum()) / n for k, v in self._stacked_logs().items()}
 
+    def _raise_if_diverged(self, error: Exception) -> None:
+        """Name a divergence when a step failed after the parameters stopped being finite.
+
+        An earlier step's non-finite update makes the next step's inputs to a loss (an MMD's
+        features, say) non-finite, and that loss's input check is what fails; the user
+        should read that training diverged, at which step, and what to change, rather than
+        the op's message. Checked only once a step has raised (no cost per step).
+        """
+        with torch.no_grad():
+            bad = [n for n, p in self.parts.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise FloatingPointError(
+                f"{self.config.name}: training diverged before step {self.step + 1} (epoch "
+                f"{self.epoch + 1}): parameters {shown} are no longer finite, so the step "
+                "failed on its inputs; lower lr (or the adaptation's trade_off), or enable "
+                "max_grad_norm."
+            ) from error
+
     def _run_epoch(self, bar: Any) -> None:
         skip = self.step_in_epoch
         if skip == 0:
@@ -444,7 +463,11 @@ class Trainer(TrainerStateMixin):
             self._set_lr()
             self._in_step = True
             with self.autocast():
-                logs = hooks.run_step(parts, batch, state, forward=self.ddp)
+                try:
+                    logs = hooks.run_step(parts, batch, state, forward=self.ddp)
+                except (ValueError, RuntimeError) as error:
+                    self._raise_if_diverged(error)
+                    raise
             if self.reversal is not None:
                 self.reversal.step()
             self.step += 1
