@@ -361,9 +361,15 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
         for c in np.unique(ys):
             rows = rng.choice(np.flatnonzero(yt == c), MME_SHOTS[method], replace=False)
             known[rows] = c
-        adapter.fit((Xs, ys), Domain(Xt, known))
+        target = Domain(Xt, known)
     else:
-        adapter.fit((Xs, ys), Xt)  # target labels never passed
+        target = Xt  # target labels never passed
+    try:
+        adapter.fit((Xs, ys), target)
+    except FloatingPointError:  # a diverged run is a result (kept, counted), not a crash
+        nan = float("nan")
+        return {"acc": nan, "src_train_acc": nan, "src_val_acc": nan,
+                "fit_s": time.perf_counter() - t0, "diverged": True}
     fit_s = time.perf_counter() - t0
     with torch.no_grad():
         acc = float(np.mean(adapter.predict(X_test) == y_test))
@@ -437,6 +443,16 @@ def published(method: str, direction: str, protocol: str) -> str:
     return table[ref[1]].get(direction, "-")
 
 
+def accuracy_cell(runs: list[dict], n_seeds: int) -> str:
+    """``mean ± std`` of the runs' accuracies; runs that diverged are counted, not averaged."""
+    done = [r["acc"] for r in runs if not r.get("diverged")]
+    n_div = len(runs) - len(done)
+    if not n_div:
+        return mean_std(done, n_seeds)
+    finished = f"{mean_std(done)} over {len(done)}; " if done else ""
+    return f"{finished}diverged in {n_div} of {len(runs)} runs"
+
+
 def goal_check(results, directions: list[str], n_seeds: int, protocol: str) -> list[str]:
     """Issue #14's full-set goal, cell by cell: our mean against the published figure - 1."""
     lines = [
@@ -446,8 +462,15 @@ def goal_check(results, directions: list[str], n_seeds: int, protocol: str) -> l
     ]
     for method in GOAL_METHODS:
         for d in directions:
-            accs = [r["acc"] for r in results.get((method, d), [])]
-            if not accs:
+            runs = results.get((method, d), [])
+            accs = [r["acc"] for r in runs if not r.get("diverged")]
+            if not runs:
+                continue
+            if len(accs) < len(runs):  # a diverged run has no accuracy: no mean to judge
+                paper = published(method, d, protocol)
+                verdict = "not judged (no published figure)" if paper == "-" else "**no**"
+                lines.append(f"| {LABEL[method]} | {d} | {accuracy_cell(runs, n_seeds)} | "
+                             f"{paper} | - | {verdict} |")
                 continue
             ours = float(np.mean(accs))
             seeds = "" if len(accs) == n_seeds else f" (n = {len(accs)} of {n_seeds})"
@@ -505,19 +528,22 @@ SOURCES = [
 ]
 
 LOG_LINE = (
-    r"^(?P<direction>M2U|U2M) (?P<method>\w+)\s+seed (?P<seed>\d+): target test acc "
+    r"^(?P<direction>M2U|U2M) (?P<method>\w+)\s+seed (?P<seed>\d+): (?:target test acc "
     r"(?P<acc>[\d.]+) %, source train acc (?P<src>[\d.]+) %"
-    r"(?:, source val acc (?P<val>[\d.]+|nan) %)?, fit (?P<fit>[\d.]+|nan) s$"
+    r"(?:, source val acc (?P<val>[\d.]+|nan) %)?"
+    r"|(?P<diverged>diverged) \(training stopped on non-finite parameters\)), "
+    r"fit (?P<fit>[\d.]+|nan) s$"
 )
 
 
 def _log_record(m) -> dict:
     """One run's result from a matched ``LOG_LINE``."""
     return {
-        "acc": float(m["acc"]),
-        "src_train_acc": float(m["src"]),
+        "acc": float(m["acc"] or "nan"),
+        "src_train_acc": float(m["src"] or "nan"),
         "src_val_acc": float(m["val"] or "nan"),
         "fit_s": float(m["fit"]),
+        "diverged": m["diverged"] is not None,
     }
 
 
@@ -576,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     def describe(method, direction, seed, r):  # the line LOG_LINE reads back
+        if r.get("diverged"):
+            return (f"{direction} {method:12s} seed {seed}: diverged (training stopped on "
+                    f"non-finite parameters), fit {r['fit_s']:.1f} s")
         return (
             f"{direction} {method:12s} seed {seed}: target test acc {r['acc']:.1f} %, "
             f"source train acc {r['src_train_acc']:.1f} %"
@@ -607,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = [m for method in a.methods for m in (*EXTRA_ROWS.get(method, ()), method)]
     for method in shown:
         ours = [
-            mean_std([r["acc"] for r in results.get((method, d), [])], len(a.seeds)) for d in dirs
+            accuracy_cell(results.get((method, d), []), len(a.seeds)) for d in dirs
         ]
         ref = OUR_PAPER_ROW[method]
         if ref is None:
@@ -617,10 +646,12 @@ def main(argv: list[str] | None = None) -> int:
             ref_txt = f"{ref[0]}: {ref[1]}"
             if method == "mcd" and a.protocol == "full":
                 ref_txt += " (M2U: its full-set column, MNIST*→USPS*)"
-        times = [r["fit_s"] for d in dirs for r in results.get((method, d), [])]
+        times = [r["fit_s"] for d in dirs for r in results.get((method, d), [])
+                 if not r.get("diverged")]
         times = [t for t in times if not np.isnan(t)]
         t = f"{np.median(times):.0f} (max {max(times):.0f})" if times else "-"
-        src = mean_std([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])])
+        src = mean_std([r["src_train_acc"] for d in dirs for r in results.get((method, d), [])
+                        if not r.get("diverged")])
         hp_method = "tent" if method in ("tent_source", "tent_adabn") else method
         settings = ", ".join(
             f"{k}={v}" for k, v in settings_items(hp_method, a, dirs)
