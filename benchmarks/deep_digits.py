@@ -569,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
         default="adda",
         choices=list(PROTOCOLS),
         help="adda: 2000 MNIST / 1800 USPS training images per seed; full: every training "
-        "image (60000 / 7291), the CDAN and MCD papers' full-set rows (a GPU job)",
+        "image (60000 / 7291), the CDAN and MCD papers' full-set rows (with --steps: the same "
+        "steps in both directions)",
     )
     ap.add_argument(
         "--normalize",
