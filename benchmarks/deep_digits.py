@@ -344,10 +344,10 @@ def run_one(method: str, direction: str, seed: int, args) -> dict:
             Xs, ys, test_size=args.val_fraction, stratify=ys, random_state=seed
         )
         val = (X_val, y_val)
-    if len(Xs) != source_rows(direction, args.protocol, args.val_fraction):
+    expected = source_rows(direction, args.protocol, args.val_fraction)
+    if len(Xs) != expected:  # --steps converts to passes from this count
         raise RuntimeError(
-            f"{direction}: {len(Xs)} source training rows, expected "
-            f"{source_rows(direction, args.protocol, args.val_fraction)} for the "
+            f"{direction}: {len(Xs)} source training rows, expected {expected} for the "
             f"{args.protocol!r} protocol; is DOMAINADAPT_DATA the shipped data set?"
         )
     epochs = epochs_for(direction, args)
@@ -466,15 +466,14 @@ def goal_check(results, directions: list[str], n_seeds: int, protocol: str) -> l
             accs = [r["acc"] for r in runs if not r.get("diverged")]
             if not runs:
                 continue
+            paper = published(method, d, protocol)
             if len(accs) < len(runs):  # a diverged run has no accuracy: no mean to judge
-                paper = published(method, d, protocol)
                 verdict = "not judged (no published figure)" if paper == "-" else "**no**"
                 lines.append(f"| {LABEL[method]} | {d} | {accuracy_cell(runs, n_seeds)} | "
                              f"{paper} | - | {verdict} |")
                 continue
             ours = float(np.mean(accs))
             seeds = "" if len(accs) == n_seeds else f" (n = {len(accs)} of {n_seeds})"
-            paper = published(method, d, protocol)
             if paper == "-":
                 lines.append(f"| {LABEL[method]} | {d} | {ours:.1f}{seeds} | - | - | "
                              "not judged (no published figure) |")
