@@ -62,13 +62,45 @@ def test_beats_source_only_on_shifted_blobs(cls, kw, margin, source_only_accurac
 
 
 def test_dan_fixes_rotated_moons():
-    s, t = make_rotated_moons(200, 200, angle=40, random_state=0)
-    # raw 2-D inputs: the threshold is calibrated on them (with the default pooled
-    # standardisation DAN's single run varies more: 0.66 / 0.995 on seeds 0 / 1)
-    kw = dict(random_state=0, n_epochs=60, batch_size=64, standardize=False, **FAST)
-    base = SourceOnly(**kw).fit((s.X, s.y), t.X).score(t.X, t.y)
-    dan = DAN(**kw).fit((s.X, s.y), t.X).score(t.X, t.y)
-    assert dan > 0.9 > base + 0.1
+    # raw 2-D inputs, three seeds: measured (seeds 0-9) source-only 0.70, DAN 0.85 on
+    # average (0.87 with the bandwidth held constant); seeds 0-2: 0.70 / 0.91
+    base, dan = [], []
+    for seed in (0, 1, 2):
+        s, t = make_rotated_moons(200, 200, angle=40, random_state=seed)
+        kw = dict(random_state=seed, n_epochs=60, batch_size=64, standardize=False, **FAST)
+        base.append(SourceOnly(**kw).fit((s.X, s.y), t.X).score(t.X, t.y))
+        dan.append(DAN(**kw).fit((s.X, s.y), t.X).score(t.X, t.y))
+    assert np.mean(dan) > 0.85 > np.mean(base) + 0.1, (dan, base)
+
+
+@pytest.mark.parametrize("cls, loss_name", [(DAN, "MMDAlignment"), (JAN, "JointMMDAlignment")])
+@pytest.mark.parametrize("detach", [False, True])
+def test_mmd_methods_pass_detach_bandwidth_to_their_loss(cls, loss_name, detach, monkeypatch):
+    """``detach_bandwidth`` reaches the loss (whose gradient tests are in test_ops_mmd), and
+    the two settings train different networks from the same seed."""
+    import domainadapt.model.alignment as alignment
+
+    seen = []
+    real = getattr(alignment, loss_name)
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["detach_bandwidth"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(alignment, loss_name, spy)
+    Xs, ys, Xt, _ = rotated_shifted_blobs(0)
+    kw = dict(random_state=0, n_epochs=2, batch_size=32, **FAST)
+    model = cls(detach_bandwidth=detach, **kw).fit((Xs, ys), Xt)
+    assert seen and set(seen) == {detach}
+    monkeypatch.undo()
+    other = cls(detach_bandwidth=not detach, **kw).fit((Xs, ys), Xt)
+    assert not np.allclose(model.transform(Xt), other.transform(Xt))
+
+
+def test_mmd_methods_reject_a_non_boolean_detach_bandwidth():
+    Xs, ys, Xt, _ = rotated_shifted_blobs(0)
+    with pytest.raises(ValueError, match="detach_bandwidth"):
+        DAN(detach_bandwidth="yes", n_epochs=1, **FAST).fit((Xs, ys), Xt)
 
 
 # --------------------------------------------------------------------------- DANN / CDAN

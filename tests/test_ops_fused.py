@@ -131,6 +131,27 @@ def test_fused_agrees_with_torch_path_and_median_heuristic():
 
 
 @kernel_test
+def test_fused_gradient_through_median_heuristic():
+    """The default bandwidth is differentiated through on the fused path too (the rows are
+    divided by it before the kernel): the same gradient as the torch path, whose gradient
+    the direct-path gradcheck of ``test_ops_mmd`` checks."""
+    g = torch.Generator().manual_seed(6)
+    X = torch.randn(90, 12, generator=g, dtype=torch.float64).to(DEVICE)
+    Y = (torch.randn(80, 12, generator=g, dtype=torch.float64) + 0.3).to(DEVICE)
+    grads = {}
+    for backend in ("triton", "torch"):
+        Xr, Yr = X.clone().requires_grad_(), Y.clone().requires_grad_()
+        value = mmd(Xr, Yr, multipliers=DAN, backend=backend)
+        grads[backend] = torch.autograd.grad(value, (Xr, Yr))
+    for a, b in zip(grads["triton"], grads["torch"]):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-9 * float(b.abs().max()))
+    # no component along a common rescaling of X and Y (the loss is scale-invariant)
+    gx, gy = grads["triton"]
+    radial = float((gx * X).sum() + (gy * Y).sum())
+    assert abs(radial) < 1e-8 * float(torch.cat([gx, gy]).norm() * torch.cat([X, Y]).norm())
+
+
+@kernel_test
 def test_selftest_passes_and_reports_failures(monkeypatch):
     """The check ``backend="auto"`` runs before trusting the kernels on a new configuration."""
     dev = torch.device(DEVICE)

@@ -569,3 +569,99 @@ def test_cuda_autocast_and_compile():
     assert float(compiled(X[:100], Y[:100])) == pytest.approx(
         float(mmd(X[:100], Y[:100], bandwidth=1.0, multipliers=MULTS)), rel=1e-4
     )
+
+
+# ----------------------------------------------------------------------------- heuristic gradient
+@pytest.mark.parametrize("block", [None, 8])
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+@pytest.mark.parametrize("bandwidth", [None, "mean"])
+def test_gradcheck_through_heuristic_bandwidth(bandwidth, estimator, block):
+    """With a heuristic bandwidth the gradient is the gradient of the returned value
+    (finite differences agree), on the direct and the tiled path; holding the bandwidth
+    constant (``detach_bandwidth=True``) gives a different, wrong one."""
+    X, Y, _, _ = data(n=9, m=7, d=3)
+    inputs = tuple(t.clone().requires_grad_() for t in (X, Y))
+    kw = dict(bandwidth=bandwidth, multipliers=(0.5, 1.0, 2.0), estimator=estimator,
+              block_size=block)
+    assert torch.autograd.gradcheck(lambda X, Y: mmd(X, Y, **kw), inputs, eps=1e-6, atol=1e-7)
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):
+        torch.autograd.gradcheck(
+            lambda X, Y: mmd(X, Y, detach_bandwidth=True, **kw), inputs, eps=1e-6, atol=1e-7
+        )
+
+
+def test_gradcheck_joint_through_heuristic_bandwidth():
+    X, Y, _, _ = data(n=9, m=7, d=3)
+    X2, Y2, _, _ = data(n=9, m=7, d=2, seed=3)
+    inputs = tuple(t.clone().requires_grad_() for t in (X, Y, X2, Y2))
+
+    def f(X, Y, X2, Y2):  # a heuristic on the first layer, a fixed bandwidth on the second
+        return joint_mmd([X, X2], [Y, Y2], bandwidth=[None, 1.2], multipliers=(0.5, 1.0, 2.0),
+                         block_size=5)
+
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "laplacian"])
+def test_heuristic_mmd_is_scale_invariant_with_no_radial_gradient(kernel):
+    """MMD(cX, cY) with the median-heuristic bandwidth does not depend on c, so (Euler) the
+    gradient is orthogonal to (X, Y). Held constant, the bandwidth leaves a gradient
+    component that lowers the loss by shrinking both samples."""
+    X, Y, _, _ = data(n=40, m=30, d=4)
+    v = mmd(X, Y, kernel=kernel, multipliers=MULTS)
+    assert float(mmd(3.7 * X, 3.7 * Y, kernel=kernel, multipliers=MULTS)) == pytest.approx(
+        float(v), rel=1e-10
+    )
+
+    def radial(**kw):
+        Xr, Yr = X.clone().requires_grad_(), Y.clone().requires_grad_()
+        gx, gy = torch.autograd.grad(mmd(Xr, Yr, kernel=kernel, multipliers=MULTS, **kw), (Xr, Yr))
+        # d/dc MMD(cX, cY) at c = 1, relative to the gradient's size
+        return float((gx * X).sum() + (gy * Y).sum()) / float(torch.cat([gx, gy]).norm())
+
+    assert abs(radial()) < 1e-10
+    assert radial(detach_bandwidth=True) > 0.05  # shrinking (c < 1) lowers the loss
+
+
+def test_heuristic_mmd_training_does_not_shrink_features():
+    """Minimising the MMD between two linear maps ``W`` of shifted samples. Through the
+    heuristic the loss is invariant to the scale of ``W``, so each gradient is orthogonal
+    to ``W`` and a plain gradient step can only grow its norm
+    (``|W - lr g|^2 = |W|^2 + lr^2 |g|^2``). Held constant, the bandwidth lets the loss fall
+    by shrinking ``W``: the features collapse towards zero (the DAN collapse)."""
+    g = torch.Generator().manual_seed(0)
+    source = torch.randn(64, 5, generator=g, dtype=torch.float64)
+    target = torch.randn(64, 5, generator=g, dtype=torch.float64) + 1.0
+
+    def norms(**kw):
+        W = torch.eye(5, dtype=torch.float64).requires_grad_()
+        opt = torch.optim.SGD([W], lr=2.0)
+        out = [float(W.norm())]
+        for _ in range(100):
+            opt.zero_grad()
+            mmd(source @ W, target @ W, multipliers=MULTS, **kw).backward()
+            opt.step()
+            out.append(float(W.norm()))
+        return np.array(out)
+
+    live = norms()
+    assert np.all(np.diff(live) >= -1e-12)
+    assert norms(detach_bandwidth=True)[-1] < 0.7 * live[0]
+
+
+def test_heuristic_bandwidth_value_unchanged_with_gradient():
+    """The value is the same whether or not the bandwidth is in the graph."""
+    X, Y, _, _ = data(n=150, m=120, d=6)
+    Xr = X.clone().requires_grad_()
+    for est in ESTIMATORS:
+        a = mmd(Xr, Y, multipliers=MULTS, estimator=est)
+        b = mmd(X, Y, multipliers=MULTS, estimator=est)
+        c = mmd(Xr, Y, multipliers=MULTS, estimator=est, detach_bandwidth=True)
+        assert float(a.detach()) == pytest.approx(float(b), rel=1e-10)
+        assert float(c.detach()) == pytest.approx(float(b), rel=1e-10)
+
+
+def test_heuristic_bandwidth_invalid_name_names_bandwidth():
+    X = torch.randn(5, 2, requires_grad=True)
+    with pytest.raises(ValueError, match="bandwidth"):
+        mmd(X, torch.randn(4, 2), bandwidth="max")

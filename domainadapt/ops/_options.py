@@ -45,6 +45,10 @@ class MMDOptions:
         Polynomial kernel parameters.
     heuristic_samples : int
         Subsample bound of the median heuristic.
+    detach_bandwidth : bool
+        Treat a heuristic bandwidth as a constant in the backward pass (the gradient is
+        then not the gradient of the returned value). Default ``False``: the gradient
+        flows through the heuristic.
     check_finite : bool or None
         Check data and weights for NaN / negative values (``None``: on CPU only).
     backend : {"auto", "torch", "triton"}
@@ -63,6 +67,7 @@ class MMDOptions:
     gamma: float | None = None
     coef0: float = 1.0
     heuristic_samples: int = 1024
+    detach_bandwidth: bool = False
     check_finite: bool | None = None
     backend: str = "auto"
 

@@ -207,10 +207,10 @@ class MMDAlignment(MMDLoss):
     .. math:: \mathcal L = \sum_{l} w_l\, \mathrm{MMD}^2_{k}\big(\{h^l(x^s_i)\}, \{h^l(x^t_j)\}\big),
               \qquad k = \frac1K \sum_{u=1}^K e^{-\|a - b\|^2 / (2 \sigma_u^2)}
 
-    with :math:`\sigma_u` the median heuristic times ``multipliers`` (per layer,
-    on the pooled batch, detached). Built on :func:`domainadapt.ops.mmd`, so source
-    and target batches may have different sizes, rows may carry weights, and large
-    batches never materialise the full kernel matrix.
+    with :math:`\sigma_u` the median heuristic times ``multipliers`` (per layer, on the
+    pooled batch, differentiated through unless ``detach_bandwidth``). Built on
+    :func:`domainadapt.ops.mmd`, so source and target batches may have different sizes,
+    rows may carry weights, and large batches never materialise the full kernel matrix.
 
     Parameters
     ----------
@@ -224,6 +224,11 @@ class MMDAlignment(MMDLoss):
         DAN trains with; the biased V-statistic has the lowest variance on small batches.
     layer_weights : sequence of float, optional
         :math:`w_l` (default 1 for every layer).
+    detach_bandwidth : bool, default=False
+        Hold the heuristic bandwidth constant in the backward pass, as DAN's code does.
+        By default the gradient flows through it, which makes each layer's term
+        invariant to a common rescaling of that layer, so the loss cannot shrink the
+        features towards zero (see :func:`domainadapt.ops.mmd`).
     group : ProcessGroup, optional
         Compute over the rows of every rank of the group (with gradient).
 
@@ -259,6 +264,7 @@ class MMDAlignment(MMDLoss):
         bandwidth: float | str | None = None,
         estimator: str = "biased",
         layer_weights: Sequence[float] | None = None,
+        detach_bandwidth: bool = False,
         group: Any = None,
     ):
         super().__init__(
@@ -267,6 +273,7 @@ class MMDAlignment(MMDLoss):
             multipliers=multipliers,
             bandwidth=bandwidth,
             estimator=estimator,
+            detach_bandwidth=detach_bandwidth,
             group=group,
         )
 
@@ -344,6 +351,8 @@ class JointMMDAlignment(JointMMDLoss):
     multipliers : sequence of float, or one sequence per layer, default=(0.5, 1, 2)
     bandwidth : float, "median" or None, or one per layer, default=None
     estimator : {"biased", "unbiased", "linear"}, default="biased"
+    detach_bandwidth : bool, default=False
+        As in :class:`MMDAlignment`.
     group : ProcessGroup, optional
 
     References
@@ -373,10 +382,16 @@ class JointMMDAlignment(JointMMDLoss):
         multipliers: Sequence[float] | Sequence[Sequence[float]] = (0.5, 1.0, 2.0),
         bandwidth: Any = None,
         estimator: str = "biased",
+        detach_bandwidth: bool = False,
         group: Any = None,
     ):
         super().__init__(
-            kernel=kernel, multipliers=multipliers, bandwidth=bandwidth, estimator=estimator, group=group
+            kernel=kernel,
+            multipliers=multipliers,
+            bandwidth=bandwidth,
+            estimator=estimator,
+            detach_bandwidth=detach_bandwidth,
+            group=group,
         )
 
     def forward(

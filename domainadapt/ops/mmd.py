@@ -26,6 +26,7 @@ from ._tiled import _is_pow2, tiled_bilinear
 from ._tiling import auto_block_size
 from ._validation import (
     ESTIMATORS,
+    HEURISTICS,
     check_block_size,
     check_choice,
     check_features,
@@ -35,6 +36,7 @@ from ._validation import (
 )
 from .kernels import (
     KernelSpec,
+    bandwidth_heuristic,
     compute_dtype,
     direct_kernel,
     kernel_diag,
@@ -266,6 +268,36 @@ def _per_layer_mult(multipliers, L: int) -> list:
     return [mult] * L
 
 
+def _scale_by_heuristic(
+    Xs: list[Tensor],
+    Ys: list[Tensor],
+    kernels: list,
+    bands: list,
+    max_samples: int,
+) -> tuple[list[Tensor], list[Tensor], list]:
+    """Divide each distance-kernel layer whose bandwidth is a heuristic by that bandwidth,
+    computed inside the autograd graph, and give the layer bandwidth 1.
+
+    ``k(x / s, y / s; 1) = k(x, y; s)``, so the value is the same as with the heuristic
+    bandwidth ``s``; the gradient now also flows through ``s``, on every path (direct,
+    tiled, fused), none of which has to differentiate a bandwidth. The estimate is then
+    invariant to a common rescaling of a layer's rows, and its gradient has no component
+    along that rescaling: minimising it cannot shrink the features towards zero, which
+    it does when ``s`` is held constant (DAN with a detached bandwidth collapsed a LeNet's
+    features to 0 on MNIST -> USPS).
+    """
+    Xs, Ys, bands = list(Xs), list(Ys), list(bands)
+    for i, (kernel, band) in enumerate(zip(kernels, bands)):
+        if kernel not in ("gaussian", "laplacian") or not (band is None or isinstance(band, str)):
+            continue
+        method = "median" if band is None else band
+        check_choice("bandwidth", method, HEURISTICS)
+        sigma = bandwidth_heuristic(Xs[i], Ys[i], method=method, max_samples=max_samples, detach=False)
+        Xs[i], Ys[i] = Xs[i] / sigma, Ys[i] / sigma
+        bands[i] = 1.0
+    return Xs, Ys, bands
+
+
 def _mmd_entry(
     Xs: list[Tensor],
     Ys: list[Tensor],
@@ -307,6 +339,12 @@ def _mmd_entry(
             raise ValueError(
                 f"estimator={estimator!r} needs at least 2 samples in X and in Y, got n={n}, m={m}"
             )
+        if (
+            not o.detach_bandwidth
+            and torch.is_grad_enabled()
+            and any(t.requires_grad for t in (*Xs, *Ys))
+        ):
+            Xs, Ys, bands = _scale_by_heuristic(Xs, Ys, kernels, bands, o.heuristic_samples)
         specs = [
             make_kernel(
                 k,
@@ -351,8 +389,8 @@ def mmd(
         :math:`(\\gamma x^\\top y + c_0)^p`.
     bandwidth : float, Tensor, {"median", "mean"} or None
         Base bandwidth :math:`\\sigma`; ``None`` is the median heuristic on the pooled
-        sample (bounded subsample, detached, see :func:`bandwidth_heuristic`). A tensor
-        is used as given (gradients flow to it on the direct path only).
+        sample (bounded subsample, see :func:`bandwidth_heuristic`). A tensor is used as
+        given (gradients flow to it on the direct path only).
     multipliers : sequence of float
         :math:`\\sigma_k = \\sigma m_k`; the kernels are averaged, e.g.
         ``(0.25, 0.5, 1, 2, 4)``. Powers-of-two ratios use one ``exp`` per tile.
@@ -388,6 +426,13 @@ def mmd(
         Polynomial kernel parameters (``gamma=None`` means ``1/d``).
     heuristic_samples : int
         Subsample bound of the median heuristic.
+    detach_bandwidth : bool
+        ``False`` (default): a heuristic bandwidth stays in the autograd graph, so the
+        gradient is that of the returned value, which is then invariant to a common
+        rescaling of ``X`` and ``Y``; minimising it cannot shrink features towards zero.
+        ``True``: the bandwidth is a constant in the backward pass (as in the DAN and
+        Transfer-Learning-Library code); the gradient then always has a component that
+        shrinks the features, which collapsed DAN's features on MNIST -> USPS.
     check_finite : bool, optional
         Check data and weights for NaN / negative values; by default on CPU only (the
         checks would synchronise an accelerator).
@@ -432,7 +477,7 @@ def joint_mmd(
         One value for every layer or one per layer (``multipliers`` then a sequence of
         sequences); bandwidths are resolved per layer (median heuristic by default).
     estimator, x_weights, y_weights, block_size, group, degree, gamma, coef0,
-    heuristic_samples, check_finite, backend
+    heuristic_samples, detach_bandwidth, check_finite, backend
         As in :func:`mmd` (``backend="triton"`` needs a single Gaussian layer).
 
     Returns
