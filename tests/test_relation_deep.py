@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from torch import nn
 
-from domainadapt.datasets import make_rotated_blobs
+from domainadapt.datasets import make_rotated_blobs, make_shifted_digits
 from domainadapt.model import SourceOnly
 from domainadapt.relation import (
     ClassRelationAlignment,
@@ -84,12 +84,34 @@ def test_can_without_kept_rows_is_source_only():
     Xs, ys, Xt, _ = rotated_shifted_blobs(0)
     kw = dict(random_state=0, **{**TRAIN, "n_epochs": 5})
     can = ClassRelationAlignment(distance_threshold=0.0, warmup_fraction=0.2, **kw)
-    can.fit((Xs, ys), Xt)
+    with pytest.warns(UserWarning, match=r"CDD was 0 in every training step.*distance_threshold=0.0"):
+        can.fit((Xs, ys), Xt)
     base = SourceOnly(**kw).fit((Xs, ys), Xt)
     assert all(r["n_active"] == 0 for r in can.cluster_history_)
     np.testing.assert_allclose(can.predict_proba(Xt), base.predict_proba(Xt), atol=1e-5)
-    many = ClassRelationAlignment(min_rows_per_class=10_000, **kw).fit((Xs, ys), Xt)
+    with pytest.warns(UserWarning, match="min_rows_per_class=10000"):
+        many = ClassRelationAlignment(min_rows_per_class=10_000, **kw).fit((Xs, ys), Xt)
     assert all(r["n_active"] == 0 for r in many.cluster_history_)
+
+
+def test_can_aligns_with_the_default_dropout():
+    """With dropout (the default MLP turns it on for 64 pixels x 64 units > 898 rows) the
+    batch's target rows are labelled from evaluation-mode features, as the centres are:
+    labelled from the dropout-noised pass, no row was ever within the threshold and the
+    CDD stayed 0 (CAN scored as source-only, 80.0 on relation_deep's digits)."""
+    import warnings
+
+    source, target = make_shifted_digits("rotation", random_state=0)
+    Xs, Xt = source.X.reshape(len(source.X), -1), target.X.reshape(len(target.X), -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "CDD was 0" warning
+        m = ClassRelationAlignment(random_state=0, n_epochs=6, batch_size=64, lr=3e-3, **FAST)
+        m.fit((Xs, source.y), Xt)
+    assert m.dropout_ == 0.5
+    assert m.cluster_history_ and all(r["n_kept"] > 0 for r in m.cluster_history_)
+    first = m.cluster_history_[0]["epoch"]  # partly warm-up: its later epochs all align
+    after_warmup = [r["cdd"] for r in m.history_ if r["epoch"] > first]
+    assert after_warmup and all(v != 0 for v in after_warmup)
 
 
 def test_can_uses_labelled_target_rows():

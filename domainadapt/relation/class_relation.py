@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,11 +75,16 @@ class _Clusters(nn.Module):
         return x
 
 
+#: Layers whose output differs between training and evaluation mode.
+_TRAIN_MODE_LAYERS = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
+
+
 @dataclass
 class _ClusteringContext(FitContext):
     """One fit of CAN: the log of its clusterings (``cluster_history_`` afterwards)."""
 
     cluster_log: list[dict[str, int]] = field(default_factory=list)
+    n_cdd_steps: int = 0  # training steps whose CDD had rows to align
 
 
 class ClassRelationAlignment(DeepAdapter):
@@ -101,8 +107,9 @@ class ClassRelationAlignment(DeepAdapter):
     Gaussian MMD of :mod:`domainadapt.ops`) between the source rows and the target
     rows of the kept classes, on the features and (``align_logits``) the logits.
     Between two clusterings the centres are fixed and a batch's target rows take
-    the label of their nearest centre in the current features (the batch carries
-    no row index); labelled target rows use their labels.
+    the label of their nearest centre in the current features, computed like the
+    clustering's in evaluation mode (no dropout; the batch carries no row index);
+    labelled target rows use their labels.
 
     CAN relies on target clusters that follow the classes in feature space: where
     they do not (two rotated moons: non-convex classes), the clusters follow the
@@ -238,6 +245,18 @@ class ClassRelationAlignment(DeepAdapter):
     ) -> _ClusteringContext:
         context = super()._train(source, target, n_classes, input_shape)
         self.cluster_history_ = context.cluster_log
+        if self.trade_off > 0 and context.cluster_log and context.n_cdd_steps == 0:
+            last = context.cluster_log[-1]
+            warnings.warn(
+                f"{type(self).__name__}: the CDD was 0 in every training step after the "
+                f"warm-up, so the fit is a source-only one: no batch had a target row within "
+                f"distance_threshold={self.distance_threshold} of its cluster centre in a "
+                f"class with at least min_rows_per_class={self.min_rows_per_class} kept rows "
+                f"(last clustering: {last['n_kept']} rows kept, {last['n_active']} classes "
+                "active). Raise distance_threshold or lower min_rows_per_class.",
+                UserWarning,
+                stacklevel=2,
+            )
         return context
 
     @torch.no_grad()
@@ -295,6 +314,25 @@ class ClassRelationAlignment(DeepAdapter):
             {"epoch": int(state.epoch), "n_kept": int(kept.sum()), "n_active": int(active.sum())}
         )
 
+    @torch.no_grad()
+    def _labelling_features(self, parts: nn.ModuleDict, batch: Batch, f_target: Tensor) -> Tensor:
+        """The batch's target features as the clustering sees them (evaluation mode).
+
+        The centres come from evaluation-mode features; a training-mode forward pass
+        through dropout lies far from them (with the default dropout 0.5 no target row was
+        ever within ``distance_threshold``, so the CDD stayed 0 for the whole fit). Without
+        a dropout or batch-norm layer the two passes agree and ``f_target`` is reused.
+        """
+        features = parts["features"]
+        if not any(isinstance(m, _TRAIN_MODE_LAYERS) for m in features.modules()):
+            return f_target.detach()
+        was = features.training
+        features.eval()
+        try:
+            return features(batch.target_x).flatten(1)
+        finally:
+            features.train(was)
+
     def _training_loss(
         self, parts: nn.ModuleDict, batch: Batch, state: TrainState
     ) -> tuple[Tensor, dict[str, Any]]:
@@ -308,7 +346,7 @@ class ClassRelationAlignment(DeepAdapter):
             return cls, {"classification": cls.detach(), "cdd": zero}
         # labels of the batch's target rows: nearest centre (cosine), far rows dropped
         with torch.no_grad():
-            zt = F.normalize(f[ns:].detach().float(), dim=1)
+            zt = F.normalize(self._labelling_features(parts, batch, f[ns:]).float(), dim=1)
             cos = zt @ clusters.centres.T
             yt = cos.argmax(1)
             keep_t = 0.5 * (1.0 - cos.max(1).values) <= self.distance_threshold
@@ -320,6 +358,7 @@ class ClassRelationAlignment(DeepAdapter):
             keep_s = clusters.active[batch.source_y]
         if int(keep_t.sum()) == 0 or int(keep_s.sum()) == 0:
             return cls, {"classification": cls.detach(), "cdd": zero}
+        state.context.n_cdd_steps += 1
         layers = [f] + ([logits] if self.align_logits else [])
         cdd = zero
         for h in layers:
