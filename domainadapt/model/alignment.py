@@ -71,8 +71,8 @@ class DAN(_AlignmentAdapter):
         Also align the classifier outputs (DAN aligns fc6-fc8, the last being the logits).
     detach_bandwidth : bool, default=False
         Hold the median-heuristic bandwidth constant in the backward pass, as DAN's code
-        does. That adds a gradient component that shrinks the features; on the full
-        MNIST -> USPS sets it collapsed a LeNet's features to zero (see Notes).
+        does. That adds a gradient component along the features' scale; on the full
+        MNIST -> USPS sets it shrank a LeNet's features to zero (see Notes).
     **kwargs
         Parameters shared by every deep strategy, documented in
         :class:`~domainadapt.training.DeepAdapter`: ``network``, ``hidden_sizes``,

@@ -282,9 +282,9 @@ def _scale_by_heuristic(
     bandwidth ``s``; the gradient now also flows through ``s``, on every path (direct,
     tiled, fused), none of which has to differentiate a bandwidth. The estimate is then
     invariant to a common rescaling of a layer's rows, and its gradient has no component
-    along that rescaling: minimising it cannot shrink the features towards zero, which
-    it does when ``s`` is held constant (DAN with a detached bandwidth collapsed a LeNet's
-    features to 0 on MNIST -> USPS).
+    along that rescaling: minimising it cannot shrink the features towards zero. Held
+    constant, ``s`` leaves such a component (DAN with a detached bandwidth collapsed a
+    LeNet's features to 0 on MNIST -> USPS).
     """
     Xs, Ys, bands = list(Xs), list(Ys), list(bands)
     for i, (kernel, band) in enumerate(zip(kernels, bands)):
@@ -431,8 +431,9 @@ def mmd(
         gradient is that of the returned value, which is then invariant to a common
         rescaling of ``X`` and ``Y``; minimising it cannot shrink features towards zero.
         ``True``: the bandwidth is a constant in the backward pass (as in the DAN and
-        Transfer-Learning-Library code); the gradient then always has a component that
-        shrinks the features, which collapsed DAN's features on MNIST -> USPS.
+        Transfer-Learning-Library code); the gradient then has a component along the
+        common scale of the rows, which in DAN's training shrank the features until
+        they collapsed to zero on MNIST -> USPS.
     check_finite : bool, optional
         Check data and weights for NaN / negative values; by default on CPU only (the
         checks would synchronise an accelerator).
