@@ -84,7 +84,6 @@ class _ClusteringContext(FitContext):
     """One fit of CAN: the log of its clusterings (``cluster_history_`` afterwards)."""
 
     cluster_log: list[dict[str, int]] = field(default_factory=list)
-    n_cdd_steps: int = 0  # training steps whose CDD had rows to align
 
 
 class ClassRelationAlignment(DeepAdapter):
@@ -245,15 +244,21 @@ class ClassRelationAlignment(DeepAdapter):
     ) -> _ClusteringContext:
         context = super()._train(source, target, n_classes, input_shape)
         self.cluster_history_ = context.cluster_log
-        if self.trade_off > 0 and context.cluster_log and context.n_cdd_steps == 0:
-            last = context.cluster_log[-1]
+        # the epoch means of the CDD (history_ survives a resume): 0 in every epoch means
+        # no step had a row to align, the clusterings having run (the warm-up is < 1)
+        if self.trade_off > 0 and not any(r.get("cdd", 0.0) != 0.0 for r in self.history_):
+            last = (
+                f" (last clustering: {context.cluster_log[-1]['n_kept']} rows kept, "
+                f"{context.cluster_log[-1]['n_active']} classes active)"
+                if context.cluster_log
+                else ""
+            )
             warnings.warn(
                 f"{type(self).__name__}: the CDD was 0 in every training step after the "
                 f"warm-up, so the fit is a source-only one: no batch had a target row within "
                 f"distance_threshold={self.distance_threshold} of its cluster centre in a "
-                f"class with at least min_rows_per_class={self.min_rows_per_class} kept rows "
-                f"(last clustering: {last['n_kept']} rows kept, {last['n_active']} classes "
-                "active). Raise distance_threshold or lower min_rows_per_class.",
+                f"class with at least min_rows_per_class={self.min_rows_per_class} kept "
+                f"rows{last}. Raise distance_threshold or lower min_rows_per_class.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -358,7 +363,6 @@ class ClassRelationAlignment(DeepAdapter):
             keep_s = clusters.active[batch.source_y]
         if int(keep_t.sum()) == 0 or int(keep_s.sum()) == 0:
             return cls, {"classification": cls.detach(), "cdd": zero}
-        state.context.n_cdd_steps += 1
         layers = [f] + ([logits] if self.align_logits else [])
         cdd = zero
         for h in layers:
