@@ -111,7 +111,7 @@ class DAN(_AlignmentAdapter):
     get smaller: on the full MNIST -> USPS sets (LeNet, Adam 1e-3) the features of one
     seed in ten went to zero within about 200 steps, leaving the source accuracy at
     chance, with no error. Through the heuristic no seed collapsed. In the runs that
-    did not collapse either way, the constant bandwidth scored 0.7 to 1.7 points higher
+    did not collapse either way, the constant bandwidth scored up to 1.7 points higher
     on the LeNet digit protocols and the same on the 18 tasks of the default-network
     collections (``benchmarks/results/mmd_bandwidth_gradient.md``).
 
