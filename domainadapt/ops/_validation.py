@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 
 KERNELS = ("gaussian", "laplacian", "linear", "polynomial")
+#: The kernels of a distance, which take a bandwidth.
+DISTANCE_KERNELS = ("gaussian", "laplacian")
 ESTIMATORS = ("biased", "unbiased", "linear")
 HEURISTICS = ("median", "mean")
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ._validation import (
+    DISTANCE_KERNELS,
     HEURISTICS,
     KERNELS,
     check_block_size,
@@ -70,7 +71,7 @@ class KernelSpec:
 
     @property
     def is_distance(self) -> bool:
-        return self.name in ("gaussian", "laplacian")
+        return self.name in DISTANCE_KERNELS
 
 
 def compute_dtype(*tensors: Tensor) -> torch.dtype:

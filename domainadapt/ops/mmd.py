@@ -25,6 +25,7 @@ from ._options import MMDOptions, resolve_mmd_options, takes_mmd_options
 from ._tiled import _is_pow2, tiled_bilinear
 from ._tiling import auto_block_size
 from ._validation import (
+    DISTANCE_KERNELS,
     ESTIMATORS,
     HEURISTICS,
     check_block_size,
@@ -288,7 +289,7 @@ def _scale_by_heuristic(
     """
     Xs, Ys, bands = list(Xs), list(Ys), list(bands)
     for i, (kernel, band) in enumerate(zip(kernels, bands)):
-        if kernel not in ("gaussian", "laplacian") or not (band is None or isinstance(band, str)):
+        if kernel not in DISTANCE_KERNELS or not (band is None or isinstance(band, str)):
             continue
         method = "median" if band is None else band
         check_choice("bandwidth", method, HEURISTICS)
