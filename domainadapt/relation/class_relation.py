@@ -84,6 +84,9 @@ class _ClusteringContext(FitContext):
     """One fit of CAN: the log of its clusterings (``cluster_history_`` afterwards)."""
 
     cluster_log: list[dict[str, int]] = field(default_factory=list)
+    #: whether the features have a layer that acts differently in training mode (dropout,
+    #: batch norm), found on the first aligned step; ``None`` until then
+    mode_dependent: bool | None = None
 
 
 class ClassRelationAlignment(DeepAdapter):
@@ -320,7 +323,9 @@ class ClassRelationAlignment(DeepAdapter):
         )
 
     @torch.no_grad()
-    def _labelling_features(self, parts: nn.ModuleDict, batch: Batch, f_target: Tensor) -> Tensor:
+    def _labelling_features(
+        self, parts: nn.ModuleDict, batch: Batch, f_target: Tensor, context: _ClusteringContext
+    ) -> Tensor:
         """The batch's target features as the clustering sees them (evaluation mode).
 
         The centres come from evaluation-mode features; a training-mode forward pass
@@ -329,7 +334,11 @@ class ClassRelationAlignment(DeepAdapter):
         a dropout or batch-norm layer the two passes agree and ``f_target`` is reused.
         """
         features = parts["features"]
-        if not any(isinstance(m, _TRAIN_MODE_LAYERS) for m in features.modules()):
+        if context.mode_dependent is None:  # once per fit, not on every step
+            context.mode_dependent = any(
+                isinstance(m, _TRAIN_MODE_LAYERS) for m in features.modules()
+            )
+        if not context.mode_dependent:
             return f_target.detach()
         was = features.training
         features.eval()
@@ -351,7 +360,8 @@ class ClassRelationAlignment(DeepAdapter):
             return cls, {"classification": cls.detach(), "cdd": zero}
         # labels of the batch's target rows: nearest centre (cosine), far rows dropped
         with torch.no_grad():
-            zt = F.normalize(self._labelling_features(parts, batch, f[ns:]).float(), dim=1)
+            ft = self._labelling_features(parts, batch, f[ns:], state.context)
+            zt = F.normalize(ft.float(), dim=1)
             cos = zt @ clusters.centres.T
             yt = cos.argmax(1)
             keep_t = 0.5 * (1.0 - cos.max(1).values) <= self.distance_threshold
