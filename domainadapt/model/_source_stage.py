@@ -70,9 +70,9 @@ class SourceStage(DeepAdapter):
         # batch-norm statistics, never a lone labelled row)
         x, y = batch.source_x, batch.source_y
         if batch.target_labelled is not None:
-            lab = batch.target_labelled
-            x = torch.cat([x, batch.target_x[lab]])
-            y = torch.cat([y, batch.target_y[lab]])
+            index = batch.target_labelled_index  # host-built: no wait for the device
+            x = torch.cat([x, batch.target_x.index_select(0, index)])
+            y = torch.cat([y, batch.target_y.index_select(0, index)])
         logits = parts["classifier"](parts["features"](x))
         ce = F.cross_entropy(
             logits.float(), y, reduction="none", label_smoothing=float(self.label_smoothing)

@@ -487,9 +487,14 @@ class DeepAdapter(
         ce_s = F.cross_entropy(logits_source.float(), batch.source_y, reduction="none")
         if batch.source_weight is not None:
             ce_s = ce_s * batch.source_weight
-        lab = batch.target_labelled
-        ce_t = F.cross_entropy(logits_target[lab].float(), batch.target_y[lab], reduction="sum")
-        return (ce_s.sum() + ce_t) / (ce_s.shape[0] + lab.sum())
+        # gathered by the host-built index: a boolean mask would make the host wait
+        index = batch.target_labelled_index
+        ce_t = F.cross_entropy(
+            logits_target.index_select(0, index).float(),
+            batch.target_y.index_select(0, index),
+            reduction="sum",
+        )
+        return (ce_s.sum() + ce_t) / (ce_s.shape[0] + batch.n_target_labelled)
 
     def _check_params(self) -> None:
         check_deep_params(self)

@@ -51,6 +51,12 @@ class Batch:
         target has no labelled row at all.
     target_labelled : Tensor of bool, shape (b_t,) or None
         Which target rows carry a label (``target_y >= 0``).
+    target_labelled_index : Tensor of int64, shape (n_labelled,) or None
+        The positions of those rows, found on the host when the batch is built (left
+        as ``None``, it is derived from ``target_labelled``). Its length is known
+        without reading the device, so ``target_x.index_select(0, index)`` gathers
+        the labelled rows with no host synchronisation, where ``target_x[mask]`` must
+        wait for the device to count the mask.
 
     Examples
     --------
@@ -64,6 +70,11 @@ class Batch:
     0.6931
     >>> batch.to(torch.device("cpu")).source_x.shape
     torch.Size([4, 2])
+    >>> semi = Batch(torch.zeros(2, 2), torch.tensor([0, 1]), None, torch.ones(3, 2),
+    ...              target_y=torch.tensor([-1, 1, 0]),
+    ...              target_labelled=torch.tensor([False, True, True]))
+    >>> semi.target_labelled_index.tolist(), semi.n_target_labelled
+    ([1, 2], 2)
     """
 
     source_x: Tensor
@@ -72,6 +83,12 @@ class Batch:
     target_x: Tensor
     target_y: Tensor | None = None
     target_labelled: Tensor | None = None
+    target_labelled_index: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.target_labelled is not None and self.target_labelled_index is None:
+            # built from the host's labels in make_batch; derived here for hand-made batches
+            self.target_labelled_index = self.target_labelled.nonzero().flatten()
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
         """The batch on ``device``."""
@@ -88,6 +105,12 @@ class Batch:
     @property
     def n_target(self) -> int:
         return int(self.target_x.shape[0])
+
+    @property
+    def n_target_labelled(self) -> int:
+        """How many target rows carry a label (0 without ``target_labelled``); no sync."""
+        index = self.target_labelled_index
+        return 0 if index is None else int(index.shape[0])
 
 
 def is_torch_data(obj: Any) -> bool:
