@@ -207,11 +207,21 @@ class MME(DeepAdapter):
         return context
 
     @staticmethod
-    def adversarial_entropy(parts: nn.ModuleDict, f_target: Tensor) -> Tensor:
+    def adversarial_entropy(
+        parts: nn.ModuleDict, f_target: Tensor, rows: Tensor | None = None
+    ) -> Tensor:
         """Mean entropy of the classifier's predictions on the features ``f_target``
         seen through a gradient reversal: subtracting it from the loss makes the
-        classifier maximise the entropy and the features (reversed) minimise it."""
-        return prediction_entropy(parts["classifier"](gradient_reverse(f_target, 1.0)))
+        classifier maximise the entropy and the features (reversed) minimise it.
+
+        ``rows``: a 0/1 float weight per row; the mean is then over the rows weighted 1
+        (weights, not a boolean gather, which would make the host wait for the device).
+        """
+        logits = parts["classifier"](gradient_reverse(f_target, 1.0))
+        if rows is None:
+            return prediction_entropy(logits)
+        h = prediction_entropy(logits, reduction="none")
+        return (h * rows).sum() / rows.sum().clamp_min(1.0)
 
     def _supervised(
         self, parts: nn.ModuleDict, batch: Batch, state: Any
@@ -225,8 +235,9 @@ class MME(DeepAdapter):
         ns = batch.n_source
         nl = max(1, round(float(self.labelled_fraction) * ns))
         idx = torch.randint(len(ctx.labelled_y), (nl,), generator=state.generator)
-        xl = ctx.labelled_x[idx].to(batch.source_x.device)
-        yl = ctx.labelled_y[idx].to(batch.source_x.device)
+        # drawn and gathered on the host; the copies do not make the host wait
+        xl = ctx.labelled_x[idx].to(batch.source_x.device, non_blocking=True)
+        yl = ctx.labelled_y[idx].to(batch.source_x.device, non_blocking=True)
         f = parts["features"](torch.cat([batch.source_x, xl, batch.target_x])).flatten(1)
         logits = parts["classifier"](f[: ns + nl]).float()
         ce_s = F.cross_entropy(logits[:ns], batch.source_y, reduction="none")
@@ -239,11 +250,12 @@ class MME(DeepAdapter):
         self, parts: nn.ModuleDict, batch: Batch, state: Any
     ) -> tuple[Tensor, dict[str, Any]]:
         f_t, cls = self._supervised(parts, batch, state)
-        if batch.target_labelled is not None:  # the entropy reads the unlabelled rows
-            f_t = f_t[~batch.target_labelled]
-        if f_t.shape[0] == 0:
+        if batch.n_target_labelled == batch.n_target:  # the entropy reads unlabelled rows
             return cls, {"classification": cls.detach()}
-        h = self.adversarial_entropy(parts, f_t)
+        unlabelled = None
+        if batch.target_labelled is not None:
+            unlabelled = (~batch.target_labelled).to(f_t.dtype)
+        h = self.adversarial_entropy(parts, f_t, unlabelled)
         return cls - float(self.trade_off) * h, {
             "classification": cls.detach(),
             "entropy": h.detach(),
