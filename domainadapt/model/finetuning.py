@@ -336,21 +336,17 @@ class FineTuning(DeepAdapter):
 
     # ------------------------------------------------------------------ training
     def _l2sp(self, parts: nn.ModuleDict) -> Tensor:
+        # The shared flags are 0/1 device buffers (saved with the model): branching on
+        # one would make the host wait for the device at every step, so each tensor
+        # enters both sums, weighted by its flag.
         named = dict(parts.named_parameters())
-        total_s = total_n = None
+        total_s = total_n = next(iter(named.values())).new_zeros(())
         for n, w0, flag in parts["reference"].items():
             w = named[n]
             if not w.requires_grad:
                 continue
-            if float(flag) > 0:
-                d = ((w - w0) ** 2).sum()
-                total_s = d if total_s is None else total_s + d
-            else:
-                d = (w**2).sum()
-                total_n = d if total_n is None else total_n + d
-        zero = next(iter(named.values())).new_zeros(())
-        total_s = zero if total_s is None else total_s
-        total_n = zero if total_n is None else total_n
+            total_s = total_s + flag * ((w - w0) ** 2).sum()
+            total_n = total_n + (1.0 - flag) * (w**2).sum()
         return 0.5 * self.l2sp_alpha * total_s + 0.5 * self.l2sp_beta * total_n
 
     def _on_epoch_start(self, parts: nn.ModuleDict, state: Any) -> None:
