@@ -218,6 +218,22 @@ class TENT(DeepAdapter):
                 m.num_batches_tracked.zero_()
 
     @staticmethod
+    def _cumulative_momentum(parts: nn.ModuleDict, batches_before: int | None) -> None:
+        """The batch-norm statistics' cumulative average over the adaptation batches.
+
+        ``momentum=None`` makes torch's batch norm read its device counter
+        ``num_batches_tracked`` back to the host at every training forward pass (a host
+        synchronisation per layer and step on a GPU). Inside the engine the counter is
+        the step count, which the host knows: ``momentum = 1 / (batches_before + 1)``
+        gives the same running statistics. ``None`` restores torch's own average (the
+        online and re-estimation passes, outside the engine).
+        """
+        momentum = None if batches_before is None else 1.0 / (batches_before + 1)
+        for m in parts.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+                m.momentum = momentum
+
+    @staticmethod
     def _adaptation_mode(parts: nn.ModuleDict) -> None:
         """Evaluation mode (no dropout) except the norm layers (batch statistics)."""
         parts.eval()
@@ -237,6 +253,7 @@ class TENT(DeepAdapter):
     ) -> tuple[Tensor, dict[str, Any]]:
         # the engine's labelled stream is the target (its labels are not used)
         self._adaptation_mode(parts)
+        self._cumulative_momentum(parts, state.step)  # _prepare zeroed the counters
         loss = prediction_entropy(parts["classifier"](parts["features"](batch.source_x)))
         return loss, {"entropy": loss.detach()}
 
@@ -248,6 +265,7 @@ class TENT(DeepAdapter):
         """Batch-norm statistics of the adapted network over all rows ``x`` (the
         average of their batches' statistics; every batch has at least 2 rows)."""
         parts = self.parts_
+        self._cumulative_momentum(parts, None)  # also for partial_fit, after the engine
         if not _has_batch_norm(parts):
             return
         for m in parts.modules():
