@@ -149,6 +149,7 @@ def bandwidth_heuristic(
     max_samples: int = 1024,
     seed: int = 0,
     detach: bool = True,
+    mask: Tensor | None = None,
 ) -> Tensor:
     """Base bandwidth :math:`\\sigma` of a distance kernel from the pooled sample.
 
@@ -172,6 +173,13 @@ def bandwidth_heuristic(
         Seed of the subsample (CPU generator: same rows on every device).
     detach : bool
         Return a tensor outside the autograd graph (default).
+    mask : Tensor of bool, shape (n + m,), optional
+        The pooled rows to use; the others are left out, with no host synchronisation
+        (a boolean gather would wait for the device to count them). Below
+        ``max_samples`` rows the result equals the heuristic on the selected rows
+        alone (the median: the lower one of an even count, as :func:`torch.median`);
+        above it, the subsample is drawn from all rows before the mask applies. With
+        fewer than two selected rows the bandwidth is 1.
 
     Returns
     -------
@@ -184,20 +192,45 @@ def bandwidth_heuristic(
         Z = Z.detach()
     Z = Z.to(compute_dtype(Z))
     N = Z.shape[0]
+    if mask is not None:
+        if mask.dtype != torch.bool or mask.shape != (N,):
+            raise ValueError(
+                f"mask must be a bool tensor with one entry per pooled row ({N}); got "
+                f"{mask.dtype} of shape {tuple(mask.shape)}."
+            )
+        mask = mask.to(Z.device)
     if method == "mean":
-        Zc = Z - Z.mean(0, keepdim=True)
-        S = (Zc * Zc).sum()
-        sigma = torch.sqrt(2.0 * S / max(N - 1, 1))
+        if mask is None:
+            Zc = Z - Z.mean(0, keepdim=True)
+            sigma = torch.sqrt(2.0 * (Zc * Zc).sum() / max(N - 1, 1))
+        else:
+            w = mask.to(Z.dtype)[:, None]
+            k = w.sum()
+            Zc = Z - (w * Z).sum(0, keepdim=True) / k.clamp_min(1.0)
+            sigma = torch.sqrt(2.0 * (w * Zc * Zc).sum() / (k - 1.0).clamp_min(1.0))
     else:
         if N > max_samples:
             gen = torch.Generator().manual_seed(int(seed))
             idx = _to_device(torch.randperm(N, generator=gen)[:max_samples], Z.device)
             Z = Z.index_select(0, idx)
+            mask = None if mask is None else mask.index_select(0, idx)
             N = max_samples
         D = pairwise_sq_dists(Z)
         iu = torch.triu_indices(N, N, offset=1, device=Z.device)
         d = D[iu[0], iu[1]] if N > 1 else D.reshape(-1)
-        sigma = torch.sqrt(torch.median(d))
+        if mask is None:
+            sigma = torch.sqrt(torch.median(d))
+        elif N < 2:
+            sigma = torch.ones((), dtype=Z.dtype, device=Z.device)
+        else:
+            # lower median of the selected pairs: the others sort last, the count stays
+            # on the device
+            pairs = mask[iu[0]] & mask[iu[1]]
+            ordered = torch.sort(torch.where(pairs, d, torch.full_like(d, math.inf))).values
+            k = pairs.sum()
+            middle = torch.div(k - 1, 2, rounding_mode="floor").clamp_min(0)
+            sigma = torch.sqrt(ordered.gather(0, middle.reshape(1)).reshape(()))
+            sigma = torch.where(k > 0, sigma, torch.ones_like(sigma))
     sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
     return sigma
 
