@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._utils import Interval
+from ..ops.kernels import bandwidth_heuristic
 from ..ops.relation_losses import contrastive_domain_discrepancy
 from ..training import Batch, DeepAdapter, FitContext, TrainState
 from ..training.conversion import iter_rows
@@ -87,6 +88,9 @@ class _ClusteringContext(FitContext):
     #: whether the features have a layer that acts differently in training mode (dropout,
     #: batch norm), found on the first aligned step; ``None`` until then
     mode_dependent: bool | None = None
+    #: whether ``clusters`` holds a clustering, mirrored on the host before each epoch
+    #: (the training step must not read the device buffer ``clusters.epoch``)
+    clustered: bool = False
 
 
 class ClassRelationAlignment(DeepAdapter):
@@ -289,6 +293,7 @@ class ClassRelationAlignment(DeepAdapter):
         last = int(parts["clusters"].epoch)
         if last < 0 or state.epoch - last >= self.cluster_every:
             self._cluster(parts, state)
+        state.context.clustered = True
 
     @torch.no_grad()
     def _cluster(self, parts: nn.ModuleDict, state: TrainState) -> None:
@@ -356,7 +361,7 @@ class ClassRelationAlignment(DeepAdapter):
         if state.progress < self.warmup_fraction or self.trade_off == 0:
             return cls, {"classification": cls.detach(), "cdd": zero}
         clusters = parts["clusters"]
-        if int(clusters.epoch) < 0:  # not clustered yet (_on_epoch_start does it)
+        if not state.context.clustered:  # not clustered yet (_on_epoch_start does it)
             return cls, {"classification": cls.detach(), "cdd": zero}
         # labels of the batch's target rows: nearest centre (cosine), far rows dropped
         with torch.no_grad():
@@ -371,19 +376,25 @@ class ClassRelationAlignment(DeepAdapter):
                 keep_t = keep_t | lab
             keep_t = keep_t & clusters.active[yt]
             keep_s = clusters.active[batch.source_y]
-        if int(keep_t.sum()) == 0 or int(keep_s.sum()) == 0:
-            return cls, {"classification": cls.detach(), "cdd": zero}
+            keep = torch.cat([keep_s, keep_t])
+            # dropped rows weigh 0 in their class (not a boolean gather, which makes the
+            # host wait for the device): with no row kept in a domain the CDD is 0
+            member_s = F.one_hot(batch.source_y, state.n_classes) * keep_s[:, None]
+            member_t = F.one_hot(yt, state.n_classes) * keep_t[:, None]
         layers = [f] + ([logits] if self.align_logits else [])
         cdd = zero
         for h in layers:
-            hs, ht = h[:ns][keep_s].float(), h[ns:][keep_t].float()
+            h = h.float()
+            with torch.no_grad():  # the median heuristic on the kept rows only
+                bandwidth = bandwidth_heuristic(h, mask=keep)
             cdd = cdd + contrastive_domain_discrepancy(
-                hs,
-                ht,
-                batch.source_y[keep_s],
-                yt[keep_t],
+                h[:ns],
+                h[ns:],
+                member_s.to(h.dtype),
+                member_t.to(h.dtype),
                 state.n_classes,
                 contrastive=self.contrastive,
+                bandwidth=bandwidth,
                 multipliers=tuple(float(m) for m in self.multipliers),
             )
         loss = cls + self.trade_off * cdd
