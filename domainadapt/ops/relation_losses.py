@@ -50,15 +50,17 @@ def _check_pair(student: Tensor, teacher: Tensor) -> None:
 
 
 def _normalised_distances(Z: Tensor, eps: float) -> Tensor:
-    """Pairwise distances divided by their mean over the off-diagonal pairs."""
+    """Pairwise distances divided by their mean over the off-diagonal pairs (0 on the
+    diagonal). Masks are multiplied in, not gathered by a boolean index, which would
+    make the host wait for the device to count them."""
     n = Z.shape[0]
     diff = Z[:, None, :] - Z[None, :, :]
     sq = (diff * diff).sum(-1)
-    off = ~torch.eye(n, dtype=torch.bool, device=Z.device)
-    # sqrt only off the diagonal: its gradient at 0 is infinite
-    D = torch.zeros_like(sq)
-    D[off] = torch.sqrt(sq[off].clamp_min(eps))
-    mean = D[off].mean().clamp_min(eps)
+    off = (~torch.eye(n, dtype=torch.bool, device=Z.device)).to(sq.dtype)
+    # the clamp keeps sqrt's infinite gradient at 0 out of the diagonal, which the mask
+    # then zeroes
+    D = torch.sqrt(sq.clamp_min(eps)) * off
+    mean = (D.sum() / (n * (n - 1))).clamp_min(eps)
     return D / mean
 
 
@@ -81,11 +83,11 @@ def rkd_distance_loss(student: Tensor, teacher: Tensor, eps: float = 1e-12) -> T
     if student.shape[0] < 2:
         raise ValueError("rkd_distance_loss needs at least 2 rows.")
     n = student.shape[0]
-    off = ~torch.eye(n, dtype=torch.bool, device=student.device)
     with torch.no_grad():
         t = _normalised_distances(teacher.detach(), eps)
     s = _normalised_distances(student, eps)
-    return F.smooth_l1_loss(s[off], t[off].to(s.dtype))
+    # mean over the n(n-1) off-diagonal pairs: the diagonal is 0 in both, its loss 0
+    return F.smooth_l1_loss(s, t.to(s.dtype), reduction="sum") / (n * (n - 1))
 
 
 def _angles(Z: Tensor, eps: float) -> Tensor:
