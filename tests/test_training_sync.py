@@ -322,3 +322,80 @@ def test_mme_entropy_over_weighted_rows_equals_the_gathered_rows():
     torch.testing.assert_close(
         torch.autograd.grad(weighted, f)[0], torch.autograd.grad(gathered, f)[0]
     )
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_progress_bar_shows_running_losses_without_synchronising(monkeypatch):
+    """The bar's refresh (every 10 steps) runs under ``set_sync_debug_mode("error")``
+    and still shows the running losses, one refresh late."""
+    import tqdm.std
+
+    from domainadapt.model import DANN
+    from domainadapt.training.engine import Trainer
+
+    refresh, shown = Trainer._refresh_bar, []
+
+    def checked_refresh(trainer, bar):
+        if trainer.step <= 10:  # warm-up: pinned buffers, events
+            return refresh(trainer, bar)
+        previous = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            return refresh(trainer, bar)
+        finally:
+            torch.cuda.set_sync_debug_mode(previous)
+
+    postfix = tqdm.std.tqdm.set_postfix
+    monkeypatch.setattr(Trainer, "_refresh_bar", checked_refresh)
+    monkeypatch.setattr(
+        tqdm.std.tqdm, "set_postfix", lambda bar, *a, **k: (shown.append(a), postfix(bar, *a, **k))
+    )
+    source, target, _ = _data(partial=False)
+    model = DANN(device="cuda", progress=True, n_epochs=20, batch_size=16, random_state=0)
+    model.fit(source, target)
+    assert shown and all("loss" in a[0] for a in shown)
+
+
+@pytest.mark.parametrize("checkpoint_steps", [0, 30])
+def test_lagged_progress_bar_shows_the_previous_refresh_exact_means(
+    monkeypatch, tmp_path, checkpoint_steps
+):
+    """The CUDA bar's logic, run on CPU: each refresh shows the running means as they
+    were at the refresh before (checkpoints fold the step values to the host meanwhile)."""
+    import tqdm.std
+
+    from domainadapt.model import DANN
+    from domainadapt.training.callbacks import Checkpoint
+    from domainadapt.training.engine import Trainer
+
+    exact, shown = [], []
+
+    def lagged(trainer, bar):
+        n = trainer.step_in_epoch
+        sums = {k: float(v.sum()) for k, v in trainer._log_vectors.items()}
+        for k, vals in trainer._step_logs.items():
+            sums[k] = sums.get(k, 0.0) + sum(float(v) for v in vals)
+        exact.append((trainer.epoch, trainer._folds, {k: f"{v / n:.4g}" for k, v in sums.items()}))
+        shown.append(None)
+        Trainer._refresh_bar_lagged(trainer, bar)
+
+    def record(bar, ordered_dict=None, **kwargs):
+        shown[-1] = dict(ordered_dict)
+
+    monkeypatch.setattr(Trainer, "_refresh_bar", lagged)
+    monkeypatch.setattr(tqdm.std.tqdm, "set_postfix", record)
+    callbacks = [Checkpoint(tmp_path, every_n_steps=checkpoint_steps)] if checkpoint_steps else []
+    source, target, _ = _data(partial=False)
+    DANN(progress=True, n_epochs=4, batch_size=4, n_threads=1, random_state=0,
+         callbacks=callbacks).fit(source, target)
+    assert len(shown) >= 8
+    compared = 0
+    for i in range(1, len(shown)):
+        same_run = exact[i][:2] == exact[i - 1][:2]  # same epoch, no fold in between
+        if same_run:
+            assert shown[i] == exact[i - 1][2]
+            compared += 1
+        else:
+            assert shown[i] is None  # a new epoch or a fold: nothing pending to show
+    assert compared >= 4

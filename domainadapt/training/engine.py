@@ -178,6 +178,8 @@ class Trainer(TrainerStateMixin):
         # epoch end, checkpoint): no per-step conversion or addition in the hot loop.
         self._step_logs: dict[str, list[Any]] = {}
         self._log_vectors: dict[str, Tensor] = {}
+        self._folds = 0  # how many times _stacked_logs moved step values to the host
+        self._bar_state: dict[str, Any] = {}  # the progress bar's lagged sums (CUDA)
         self._in_step = False
         self._build_optimizers()
         self.data_parallel: str | None = None
@@ -407,7 +409,74 @@ class Trainer(TrainerStateMixin):
             done = self._log_vectors.get(k)
             self._log_vectors[k] = new if done is None else torch.cat([done, new])
             vals.clear()
+            self._folds += 1
         return dict(self._log_vectors)
+
+    def _refresh_bar(self, bar: Any) -> None:
+        """The epoch's running means on the progress bar (every 10 steps).
+
+        On CPU they are read as they are. On a CUDA device reading them would make the
+        host wait for the device, so the bar shows them one refresh late: each refresh
+        adds the new step values on the device, queues the sums' copy to pinned host
+        memory behind an event, and shows the previous refresh's sums once their event
+        has completed (asked without waiting). The epoch's record is exact either way.
+        """
+        if self.device.type != "cuda":
+            bar.set_postfix({k: f"{v:.4g}" for k, v in self._epoch_means().items()})
+        else:
+            self._refresh_bar_lagged(bar)
+
+    def _refresh_bar_lagged(self, bar: Any) -> None:
+        lag = self._bar_state
+        if lag.get("epoch") != self.epoch or lag.get("folds") != self._folds:
+            # a new epoch, or the step values moved to the host vectors (a checkpoint)
+            lag.clear()
+            lag.update(epoch=self.epoch, folds=self._folds, sums={}, upto={}, pending=None)
+        pending = lag["pending"]
+        if pending is not None and pending[0]():
+            _, host, keys, on_host, n = pending
+            means = {k: (v + h) / n for k, v, h in zip(keys, host.tolist(), on_host)}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
+            pending = lag["pending"] = None
+        if pending is not None:
+            return
+        sums, upto = lag["sums"], lag["upto"]
+        for k, vals in self._step_logs.items():
+            new = vals[upto.get(k, 0) :]
+            if not new:
+                continue
+            part = torch.stack([self._log_on_device(v) for v in new]).sum()
+            sums[k] = part if k not in sums else sums[k] + part
+            upto[k] = len(vals)
+        folded = self._log_vectors  # CPU vectors: their sums read nothing from the device
+        keys = list(dict.fromkeys([*folded, *sums]))
+        if not keys:
+            return
+        if sums:
+            zero = torch.zeros((), dtype=torch.float64, device=self.device)
+            host, ready = self._copy_to_host(torch.stack([sums.get(k, zero) for k in keys]))
+        else:  # every value is on the host already (a checkpoint just moved them)
+            host, ready = torch.zeros(len(keys), dtype=torch.float64), lambda: True
+        on_host = [float(folded[k].sum()) if k in folded else 0.0 for k in keys]
+        lag["pending"] = (ready, host, keys, on_host, max(self.step_in_epoch, 1))
+
+    def _copy_to_host(self, values: Tensor) -> tuple[Tensor, Any]:
+        """A copy of ``values`` on the host and a callable telling, without waiting,
+        whether it has arrived: on CUDA a non-blocking copy to pinned memory behind an
+        event; elsewhere a plain copy, there at once."""
+        if self.device.type != "cuda":
+            return values.cpu(), lambda: True
+        host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+        host.copy_(values, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        return host, event.query
+
+    def _log_on_device(self, value: Any) -> Tensor:
+        """A logged step value as a float64 scalar on the training device, without a sync."""
+        if isinstance(value, Tensor):
+            return value.to(self.device, torch.float64, non_blocking=True).reshape(())
+        return torch.full((), float(value), dtype=torch.float64, device=self.device)
 
     def _epoch_means(self) -> dict[str, float]:
         """Mean of each logged value over the epoch's steps so far.
@@ -479,7 +548,7 @@ class Trainer(TrainerStateMixin):
             if bar is not None:
                 bar.update(1)
                 if self.step % 10 == 0 or self.step_in_epoch == self.steps_per_epoch:
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in self._epoch_means().items()})
+                    self._refresh_bar(bar)
         record: dict[str, float] = {"epoch": self.epoch + 1, "step": self.step}
         means = self._epoch_means()
         if self.dist.world_size > 1:
