@@ -8,7 +8,8 @@
 #    torch, and triton for the fused kernel, must already be installed; if the
 #    install fails, the tree is used through PYTHONPATH),
 # 2. runs every test marked `cuda` (fused kernel on the GPU, no host sync in the MMD
-#    losses under torch.cuda.set_sync_debug_mode("error"), CPU/GPU agreement),
+#    losses nor in any deep strategy's training step or progress bar under
+#    torch.cuda.set_sync_debug_mode("error"), CPU/GPU agreement),
 # 3. runs `python benchmarks/gpu.py --quick`, which writes benchmarks/results/gpu.md.
 #
 # Exit status: non-zero if the install, the tests or the benchmark failed (the
