@@ -107,7 +107,8 @@ class _StepGuard:
             and isinstance(value, torch.Tensor)
             and value.numel() > 1,
         )
-        # value checks off, as on accelerators (want_value_checks(None) is True on CPU)
+        # the CPU-only shortcuts off, as on accelerators: value checks (on by default on
+        # CPU) and host reads taken because they are free there
         def accelerator_default(t, check_finite):
             return False if check_finite is None else bool(check_finite)
 
@@ -115,6 +116,8 @@ class _StepGuard:
             module = importlib.import_module(info.name)
             if callable(getattr(module, "want_value_checks", None)):
                 self.mp.setattr(module, "want_value_checks", accelerator_default)
+            if callable(getattr(module, "host_reads_are_free", None)):
+                self.mp.setattr(module, "host_reads_are_free", lambda t: False)
 
         run_step = TrainHooks.run_step
         guard = self
@@ -213,10 +216,16 @@ def test_cuda_deep_steps_never_synchronise(monkeypatch, entry, partial):
 
 # ----------------------------------------------------------------------------------------
 # The sync-free forms compute what the gathers they replace computed.
+@pytest.mark.parametrize("host_reads", [True, False], ids=["cpu-gather", "device-sort"])
 @pytest.mark.parametrize("method", ["median", "mean"])
 @pytest.mark.parametrize("n_kept", [0, 1, 2, 7, 30])
-def test_masked_bandwidth_equals_the_heuristic_on_the_kept_rows(method, n_kept):
+def test_masked_bandwidth_equals_the_heuristic_on_the_kept_rows(
+    monkeypatch, method, n_kept, host_reads
+):
     from domainadapt.ops import bandwidth_heuristic
+    from domainadapt.ops import kernels as kernels_module
+
+    monkeypatch.setattr(kernels_module, "host_reads_are_free", lambda t: host_reads)
 
     g = torch.Generator().manual_seed(n_kept)
     Z = torch.randn(40, 3, generator=g, dtype=torch.float64) * torch.tensor([1.0, 2.0, 0.5])

@@ -22,6 +22,12 @@ def is_compiling() -> bool:
         return False
 
 
+def host_reads_are_free(t: Tensor) -> bool:
+    """Whether reading ``t``'s values on the host costs nothing: on CPU, outside
+    compilation. On an accelerator each read waits for the device (a synchronisation)."""
+    return t.device.type == "cpu" and not is_compiling()
+
+
 def want_value_checks(t: Tensor, check_finite: bool | None) -> bool:
     """Whether to run data-dependent checks (they synchronise a CUDA device).
 
@@ -30,7 +36,7 @@ def want_value_checks(t: Tensor, check_finite: bool | None) -> bool:
     if is_compiling():
         return False
     if check_finite is None:
-        return t.device.type == "cpu"
+        return host_reads_are_free(t)
     return bool(check_finite)
 
 

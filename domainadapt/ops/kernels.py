@@ -27,6 +27,7 @@ from ._validation import (
     check_features,
     check_multipliers,
     check_pair,
+    host_reads_are_free,
     is_compiling,
     want_value_checks,
 )
@@ -222,6 +223,10 @@ def bandwidth_heuristic(
             sigma = torch.sqrt(torch.median(d))
         elif N < 2:
             sigma = torch.ones((), dtype=Z.dtype, device=Z.device)
+        elif host_reads_are_free(d):  # on CPU the gather is cheaper than sorting all pairs
+            kept = d[mask[iu[0]] & mask[iu[1]]]
+            one = torch.ones((), dtype=d.dtype)
+            sigma = torch.sqrt(torch.median(kept)) if kept.numel() else one
         else:
             # lower median of the selected pairs: the others sort last, the count stays
             # on the device
