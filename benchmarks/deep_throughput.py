@@ -23,6 +23,10 @@ alternate engine / plain ``--repeats`` times and the median epoch time is report
 Samples/s counts source + target rows processed per second. The engine's whole-fit
 time (validation, building the parts, history) is reported separately.
 
+With ``--device cuda`` both sides train on the GPU; the plain loop then keeps the whole
+data set and each epoch's permutations on the device, and the table goes to its own
+file (the CPU one is kept).
+
 ``pytorch-adapt`` is timed too when it is installed (optional; prints
 "not installed" otherwise).
 
@@ -48,6 +52,7 @@ Usage::
 
     DOMAINADAPT_DATA=/path/to/data python benchmarks/deep_throughput.py
     python benchmarks/deep_throughput.py --workloads mlp --repeats 3 --epochs 3 --threads 1
+    python benchmarks/deep_throughput.py --device cuda   # -> deep_throughput_cuda.md
     python benchmarks/deep_throughput.py --under-load
     python benchmarks/deep_throughput.py --thread-sweep
 """
@@ -110,28 +115,37 @@ class _Reverse(torch.autograd.Function):
         return -ctx.coeff * grad, None
 
 
-def plain_dann(parts: dict[str, nn.Module], Xs, ys, Xt, n_epochs: int, seed: int) -> list[float]:
-    """A hand-written DANN loop; returns the wall time of each epoch."""
+def plain_dann(
+    parts: dict[str, nn.Module], Xs, ys, Xt, n_epochs: int, seed: int, device: str = "cpu"
+) -> list[float]:
+    """A hand-written DANN loop; returns the wall time of each epoch.
+
+    On a GPU the whole data set and each epoch's permutation live on the device (what a
+    careful user does there), so a step copies nothing from the host.
+    """
+    dev = torch.device(device)
+    for module in parts.values():
+        module.to(dev)
     features, classifier, disc = parts["features"], parts["classifier"], parts["discriminator"]
     params = [p for m in parts.values() for p in m.parameters()]
     opt = torch.optim.SGD(params, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    xs_all, ys_all, xt_all = torch.from_numpy(Xs), torch.from_numpy(ys), torch.from_numpy(Xt)
+    xs_all, ys_all, xt_all = (torch.from_numpy(a).to(dev) for a in (Xs, ys, Xt))
     ns, nt = len(xs_all), len(xt_all)
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = ns // BATCH
     max_steps = steps_per_epoch * n_epochs
-    step, tperm, tpos = 0, torch.randperm(nt, generator=gen), 0
-    domain_labels = torch.cat([torch.ones(BATCH), torch.zeros(BATCH)])
+    step, tperm, tpos = 0, torch.randperm(nt, generator=gen).to(dev), 0
+    domain_labels = torch.cat([torch.ones(BATCH), torch.zeros(BATCH)]).to(dev)
     times = []
     for module in parts.values():
         module.train()
     for _ in range(n_epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(ns, generator=gen)
-        running = torch.zeros(())
+        perm = torch.randperm(ns, generator=gen).to(dev)
+        running = torch.zeros((), device=dev)
         for i in range(steps_per_epoch):
             if tpos + BATCH > nt:
-                tperm, tpos = torch.randperm(nt, generator=gen), 0
+                tperm, tpos = torch.randperm(nt, generator=gen).to(dev), 0
             si, ti = perm[i * BATCH : (i + 1) * BATCH], tperm[tpos : tpos + BATCH]
             tpos += BATCH
             p = step / max_steps
@@ -154,7 +168,9 @@ def plain_dann(parts: dict[str, nn.Module], Xs, ys, Xt, n_epochs: int, seed: int
 
 
 # ----------------------------------------------------------------------------- engine
-def make_engine(net_factory, disc_sizes, n_epochs: int, threads: int, seed: int):
+def make_engine(
+    net_factory, disc_sizes, n_epochs: int, threads: int, seed: int, device: str = "cpu"
+):
     from domainadapt.model import DANN
 
     return DANN(
@@ -169,7 +185,7 @@ def make_engine(net_factory, disc_sizes, n_epochs: int, threads: int, seed: int)
         lr_schedule="inverse",
         n_threads=threads,
         progress=False,
-        device="cpu",
+        device=device,
         random_state=seed,
     )
 
@@ -190,19 +206,19 @@ def time_workload(name: str, a) -> dict:
     prev_threads = torch.get_num_threads()
     for rep in range(a.repeats):
         torch.manual_seed(rep)  # initial weights of the network (both sides)
-        adapter = make_engine(net_factory, disc_sizes, a.epochs, a.threads, seed=rep)
+        adapter = make_engine(net_factory, disc_sizes, a.epochs, a.threads, rep, a.device)
         t0 = time.perf_counter()
         adapter.fit((Xs, ys), Xt)
         engine_fit.append(time.perf_counter() - t0)
         engine_epoch += [r["time"] for r in adapter.history_[1:]]
 
         torch.manual_seed(rep)
-        twin = make_engine(net_factory, disc_sizes, a.epochs, a.threads, seed=rep)
+        twin = make_engine(net_factory, disc_sizes, a.epochs, a.threads, rep, a.device)
         torch.manual_seed(rep)  # the engine seeds torch with random_state, then builds its parts
         parts = engine_parts_copy(twin, Xs, ys, Xt)
         torch.set_num_threads(a.threads)
         try:
-            plain_epoch += plain_dann(parts, Xs, ys, Xt, a.epochs, seed=rep)[1:]
+            plain_epoch += plain_dann(parts, Xs, ys, Xt, a.epochs, rep, a.device)[1:]
         finally:
             torch.set_num_threads(prev_threads)
     e, p = float(np.median(engine_epoch)), float(np.median(plain_epoch))
@@ -497,7 +513,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=4, help="epochs per fit (the first is dropped)")
     ap.add_argument("--repeats", type=int, default=5, help="fits per side, alternated")
     ap.add_argument("--threads", type=int, default=1, help="torch threads on both sides")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--device", default="cpu",
+                    help="torch device of both sides (e.g. cuda); results then go to "
+                    "deep_throughput_<device type>.md unless --out")
+    ap.add_argument("--out", type=Path, default=None)
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--under-load", action="store_true",
                       help="default vs n_threads=None fits, quiet and with a second busy process")
@@ -508,6 +527,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before-repeats", type=int, default=1,
                     help="--under-load: fits with n_threads=None (the old behaviour)")
     a = ap.parse_args(argv)
+    dev_type = torch.device(a.device).type
+    if a.out is None:
+        a.out = RESULTS if dev_type == "cpu" else RESULTS.with_name(
+            f"deep_throughput_{dev_type}.md"
+        )
+    if dev_type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available to torch on this machine")
+    if (a.under_load or a.thread_sweep) and dev_type != "cpu":
+        ap.error("--under-load and --thread-sweep measure CPU threads: use --device cpu")
     if a.under_load or a.thread_sweep:
         if "--repeats" not in (argv if argv is not None else sys.argv[1:]):
             a.repeats = 3
@@ -543,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             provenance(command_line(__file__, argv), seconds=time.time() - started),
             "",
-            f"- Machine: {machine_info()}; device `cpu`, {a.threads} torch thread(s) on both sides.",
+            f"- Machine: {machine_info(dev_type)}; device `{a.device}`, {a.threads} torch "
+            "thread(s) on both sides.",
             f"- Load average (1 min) at start / end: {load0[0]:.1f} / {load1[0]:.1f} (the machine "
             "is shared with other jobs; both sides are measured interleaved so they see the same "
             "load).",

@@ -79,6 +79,9 @@ DEEP_METHODS = [
     "MME",
     "SHOT",
     "TENT",
+    "FineTuning",
+    "ClassRelationAlignment",
+    "RelationalDistillation",
 ]
 DEEP_METHODS_CPU = ["DANN", "DAN", "JAN"]
 #: Rows per domain (n source + n target) of the shallow fit-time table, and the features.
@@ -255,8 +258,9 @@ def tune_fused(dev: torch.device, repeats: int, sizes=((16384, 64), (16384, 512)
 
 
 # ----------------------------------------------------------------------------- deep
-def deep_data(n: int, d: int, seed: int = 0):
-    """Two shifted Gaussian blobs per class, float32 (source labelled, target not)."""
+def deep_data(n: int, d: int, seed: int = 0, with_target_labels: bool = False):
+    """Two shifted Gaussian blobs per class, float32 (source labelled, target not;
+    ``with_target_labels`` adds the target's labels as a fourth item)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -265,15 +269,24 @@ def deep_data(n: int, d: int, seed: int = 0):
     yt = rng.integers(0, 4, n)
     Xs = (centers[ys] + rng.normal(size=(n, d))).astype(np.float32)
     Xt = (centers[yt] + rng.normal(size=(n, d)) + 0.5).astype(np.float32)
-    return Xs, ys, Xt
+    return (Xs, ys, Xt, yt) if with_target_labels else (Xs, ys, Xt)
 
 
 def step_time(name: str, dev: torch.device, n: int, d: int, batch: int, epochs: int) -> float:
-    """Median seconds per training step of ``domainadapt.model.<name>`` (public API only)."""
+    """Median seconds per training step of ``domainadapt.model.<name>`` or
+    ``domainadapt.relation.<name>`` (public API only). FineTuning, which trains on labelled
+    target rows, gets every fourth target row's label (its steps are over those rows)."""
+    import numpy as np
+
     import domainadapt.model as models
+    import domainadapt.relation as relation
 
     Xs, ys, Xt = deep_data(n, d)
-    est = getattr(models, name)(
+    target = Xt
+    if name == "FineTuning":
+        yt = deep_data(n, d, with_target_labels=True)[3]
+        target = (Xt, np.where(np.arange(n) % 4 == 0, yt, -1))
+    est = (getattr(models, name, None) or getattr(relation, name))(
         hidden_sizes=(256, 256),
         n_epochs=epochs,
         batch_size=batch,
@@ -281,7 +294,7 @@ def step_time(name: str, dev: torch.device, n: int, d: int, batch: int, epochs: 
         progress=False,
         random_state=0,
     )
-    est.fit((Xs, ys), Xt)
+    est.fit((Xs, ys), target)
     per_step, prev = [], 0
     for rec in est.history_:
         steps = rec["step"] - prev

@@ -2,7 +2,7 @@
 # The device checks of issue #11 as one command, run from the repository root on a
 # machine with a CUDA GPU:
 #
-#     bash benchmarks/gpu_check.sh            # ~5 min on an H200
+#     bash benchmarks/gpu_check.sh            # a few minutes (not yet timed on a GPU)
 #
 # 1. installs the project as it is in this tree (no network: --no-index, --no-deps;
 #    torch, and triton for the fused kernel, must already be installed; if the
@@ -10,7 +10,10 @@
 # 2. runs every test marked `cuda` (fused kernel on the GPU, no host sync in the MMD
 #    losses nor in any deep strategy's training step or progress bar under
 #    torch.cuda.set_sync_debug_mode("error"), CPU/GPU agreement),
-# 3. runs `python benchmarks/gpu.py --quick`, which writes benchmarks/results/gpu.md.
+# 3. runs `python benchmarks/gpu.py --quick`, which writes benchmarks/results/gpu.md,
+# 4. times the engine against a hand-written DANN loop on the GPU
+#    (`deep_throughput.py --device cuda`, the two-moons MLP; LeNet on MNIST/USPS too
+#    when DOMAINADAPT_DATA is set), which writes deep_throughput_cuda.md.
 #
 # Exit status: non-zero if the install, the tests or the benchmark failed (the
 # benchmark still runs when tests fail, so one session gets both).
@@ -30,4 +33,8 @@ $PY -c "import triton; print('triton', triton.__version__)" || echo "triton is n
 status=0
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} $PY -m pytest -m cuda -q -p no:cacheprovider -o addopts="-ra" tests/ || status=$?
 $PY benchmarks/gpu.py --quick || status=$((status ? status : $?))
+workloads="mlp"
+[ -n "${DOMAINADAPT_DATA:-}" ] && workloads="lenet mlp"
+$PY benchmarks/deep_throughput.py --device cuda --workloads $workloads --repeats 3 --epochs 3 \
+    || status=$((status ? status : $?))
 exit $status
