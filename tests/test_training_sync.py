@@ -306,14 +306,13 @@ def test_tent_momentum_from_the_host_step_is_torchs_cumulative_average():
     g = torch.Generator().manual_seed(0)
     batches = [torch.randn(16, 5, generator=g) * (k + 1) + k for k in range(6)]
     torch_average, host = torch.nn.BatchNorm1d(5, momentum=None), torch.nn.BatchNorm1d(5)
-    parts = torch.nn.ModuleDict({"features": host})
     for step, x in enumerate(batches):
         torch_average(x)
-        TENT._cumulative_momentum(parts, step)
+        TENT._cumulative_momentum([host], step)
         host(x)
     assert torch.equal(host.running_mean, torch_average.running_mean)
     assert torch.equal(host.running_var, torch_average.running_var)
-    TENT._cumulative_momentum(parts, None)
+    TENT._cumulative_momentum([host], None)
     assert host.momentum is None
 
 

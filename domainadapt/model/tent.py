@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Any
 
@@ -17,6 +18,7 @@ from .._utils import Interval
 from ..ops import prediction_entropy
 from ..training import DeepAdapter
 from ..training.data import ArrayData, Batch
+from ..training.hooks import FitContext
 from ..training.optim import make_optimizer
 from ._source_stage import (
     copy_module,
@@ -31,6 +33,22 @@ __all__ = ["TENT"]
 
 def _has_batch_norm(parts: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in parts.modules())
+
+
+def _tracked_batch_norms(parts: nn.Module) -> list[nn.Module]:
+    """The batch-norm layers that keep running statistics."""
+    return [
+        m
+        for m in parts.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
+@dataclass
+class _AdaptationContext(FitContext):
+    """One adaptation fit of TENT: its batch-norm layers, found once (not every step)."""
+
+    batch_norms: list[nn.Module] | None = field(default=None)
 
 
 class TENT(DeepAdapter):
@@ -217,8 +235,11 @@ class TENT(DeepAdapter):
                 m.momentum = None
                 m.num_batches_tracked.zero_()
 
+    def _make_context(self, **fields: Any) -> FitContext:
+        return _AdaptationContext(**fields)
+
     @staticmethod
-    def _cumulative_momentum(parts: nn.ModuleDict, batches_before: int | None) -> None:
+    def _cumulative_momentum(norms: list[nn.Module], batches_before: int | None) -> None:
         """The batch-norm statistics' cumulative average over the adaptation batches.
 
         ``momentum=None`` makes torch's batch norm read its device counter
@@ -229,9 +250,8 @@ class TENT(DeepAdapter):
         online and re-estimation passes, outside the engine).
         """
         momentum = None if batches_before is None else 1.0 / (batches_before + 1)
-        for m in parts.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
-                m.momentum = momentum
+        for m in norms:
+            m.momentum = momentum
 
     @staticmethod
     def _adaptation_mode(parts: nn.ModuleDict) -> None:
@@ -253,7 +273,10 @@ class TENT(DeepAdapter):
     ) -> tuple[Tensor, dict[str, Any]]:
         # the engine's labelled stream is the target (its labels are not used)
         self._adaptation_mode(parts)
-        self._cumulative_momentum(parts, state.step)  # _prepare zeroed the counters
+        context = state.context
+        if context.batch_norms is None:  # once per fit (a resume finds them again)
+            context.batch_norms = _tracked_batch_norms(parts)
+        self._cumulative_momentum(context.batch_norms, state.step)  # _prepare zeroed counters
         loss = prediction_entropy(parts["classifier"](parts["features"](batch.source_x)))
         return loss, {"entropy": loss.detach()}
 
@@ -265,7 +288,7 @@ class TENT(DeepAdapter):
         """Batch-norm statistics of the adapted network over all rows ``x`` (the
         average of their batches' statistics; every batch has at least 2 rows)."""
         parts = self.parts_
-        self._cumulative_momentum(parts, None)  # also for partial_fit, after the engine
+        self._cumulative_momentum(_tracked_batch_norms(parts), None)  # for partial_fit too
         if not _has_batch_norm(parts):
             return
         for m in parts.modules():
