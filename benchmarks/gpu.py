@@ -281,10 +281,9 @@ def step_time(name: str, dev: torch.device, n: int, d: int, batch: int, epochs: 
     import domainadapt.model as models
     import domainadapt.relation as relation
 
-    Xs, ys, Xt = deep_data(n, d)
+    Xs, ys, Xt, yt = deep_data(n, d, with_target_labels=True)
     target = Xt
     if name == "FineTuning":
-        yt = deep_data(n, d, with_target_labels=True)[3]
         target = (Xt, np.where(np.arange(n) % 4 == 0, yt, -1))
     est = (getattr(models, name, None) or getattr(relation, name))(
         hidden_sizes=(256, 256),
