@@ -84,6 +84,8 @@ DEEP_METHODS = [
     "RelationalDistillation",
 ]
 DEEP_METHODS_CPU = ["DANN", "DAN", "JAN"]
+#: What a row's fit adds to the defaults, written in the row.
+DEEP_ROW_SETTINGS = {"FineTuning": "every 4th target row labelled (it trains on those)"}
 #: Rows per domain (n source + n target) of the shallow fit-time table, and the features.
 SHALLOW_SIZES = [10_000, 100_000]
 SHALLOW_SIZES_CPU = [200, 500]
@@ -473,11 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         ref = steps.get("DANN")
         print(*deep_header, sep="\n", flush=True)
         for name, t in steps.items():
+            label = f"{name}, {DEEP_ROW_SETTINGS[name]}" if name in DEEP_ROW_SETTINGS else name
             if isinstance(t, str):
-                row = f"| {name} | {t} | - |"
+                row = f"| {label} | {t} | - |"
             else:
                 rel = f"{t / ref:.2f}" if isinstance(ref, float) else "-"
-                row = f"| {name} | {1e3 * t:.2f} | {rel} |"
+                row = f"| {label} | {1e3 * t:.2f} | {rel} |"
             deep_rows.append(row)
             print(row, flush=True)
     shallow: list[str] = []
@@ -518,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     if deep_rows:
         lines += [
             "",
-            "Training step of each deep method (public API: `domainadapt.model.<Method>(hidden_sizes="
+            "Training step of each deep method (public API: `domainadapt.model.<Method>` or "
+            "`domainadapt.relation.<Method>(hidden_sizes="
             "(256, 256), batch_size=..., device=...)`, `fit` on generated data), median over epochs after "
             "the first, relative to DANN:",
             "",
